@@ -1,0 +1,50 @@
+"""The `labkit` command: one entry point, each subcommand implemented in its own module.
+
+Each subcommand is ``name -> ("module:function", "help")``; the function takes the parsed
+argument list (``list[str]``) and returns an exit code. Modules are imported lazily so that
+`labkit status` does not pay for importing Spark or Feast.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "up": ("labkit.stack_cli:cmd_up", "start the stack (docker compose if a Docker engine answers, else embedded servers)"),
+    "down": ("labkit.stack_cli:cmd_down", "stop the stack; data is kept"),
+    "status": ("labkit.stack_cli:cmd_status", "what runs where, and whether each service answers its protocol"),
+    "doctor": ("labkit.stack_cli:cmd_doctor", "check Java, ports, binaries and versions; print a fix for each problem"),
+    "reset": ("labkit.stack_cli:cmd_reset", "stop the stack and wipe lab data (installs are kept)"),
+    "jupyter": ("labkit.stack_cli:cmd_jupyter", "start JupyterLab on the lab's port and print its URL"),
+    "env": ("labkit.stack_cli:cmd_env", "print the settings in use (secrets masked)"),
+    "labs": ("labkit.labs:cmd_labs", "regenerate labs/ from solutions/"),
+    "run-notebooks": ("labkit.runner:cmd_run_notebooks", "execute notebooks with papermill at a given scale"),
+    "bench": ("labkit.bench:cmd_bench", "run the benchmarks and write the report"),
+}
+
+
+def _usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: labkit <command> [options]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run `labkit <command> --help` for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"labkit: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    target, _ = COMMANDS[name]
+    module_name, func_name = target.split(":")
+    func = getattr(importlib.import_module(module_name), func_name)
+    return int(func(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

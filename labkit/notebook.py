@@ -1,0 +1,43 @@
+"""What every lab notebook calls first: strict warnings, plot style, and the settings in use.
+
+    from labkit.notebook import setup
+    settings = setup("03_online_serving")
+
+Deprecation warnings raised by the notebook's own calls (attributed to ``__main__``) or by the
+lab's packages become errors, so an API the lab uses cannot rot silently.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+from labkit.settings import Settings, get_settings
+
+# The lab's own packages: a deprecated call made from any of them is an error too.
+LAB_PACKAGES = ("labkit", "data_generators", "feature_repo", "pipelines", "streaming", "serving", "monitoring")
+
+
+def strict_warnings() -> None:
+    """Turn deprecation warnings caused by the lab's code into errors (third-party internals stay warnings)."""
+    modules = "|".join(["__main__", *[rf"{p}(\..*)?" for p in LAB_PACKAGES]])
+    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+        warnings.filterwarnings("error", category=category, module=rf"^({modules})$")
+
+
+def setup(name: str | None = None, *, plots: bool = True) -> Settings:
+    """Prepare a notebook: strict warnings, matplotlib defaults, results tagged with ``name``."""
+    if name:
+        os.environ["LAB_NOTEBOOK"] = name
+    strict_warnings()
+    if plots:
+        import matplotlib
+
+        matplotlib.rcParams.update({
+            "figure.figsize": (8, 4),
+            "figure.dpi": 100,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        })
+    return get_settings()
