@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "labs": ("labkit.labs:cmd_labs", "regenerate labs/ from solutions/"),
     "run-notebooks": ("labkit.runner:cmd_run_notebooks", "execute notebooks with papermill at a given scale"),
     "bench": ("labkit.bench:cmd_bench", "run the benchmarks and write the report"),
+    "quiz": ("labkit.interview:cmd_quiz", "practise interview questions, one at a time, self-scored"),
 }
 
 
