@@ -50,6 +50,9 @@ def kafka_consumer(*topics: str, group_id: str | None = None, settings: Settings
         "group_id": group_id,
         "auto_offset_reset": "earliest",
         "enable_auto_commit": False,
+        # tansu does not answer a waiting fetch early when data arrives, so the fetch wait is
+        # the floor of produce-to-consume latency: keep it short (Kafka's default is 500 ms).
+        "fetch_max_wait_ms": 50,
         **overrides,
     }
     return KafkaConsumer(*topics, **config)
