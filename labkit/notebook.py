@@ -9,9 +9,10 @@ lab's packages become errors, so an API the lab uses cannot rot silently.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 
-from labkit.settings import Settings, get_settings
+from labkit.settings import REPO_ROOT, Settings, get_settings
 
 # The lab's own packages: a deprecated call made from any of them is an error too.
 LAB_PACKAGES = ("labkit", "data_generators", "feature_repo", "pipelines", "streaming", "serving", "monitoring")
@@ -28,6 +29,10 @@ def setup(name: str | None = None, *, plots: bool = True) -> Settings:
     """Prepare a notebook: strict warnings, matplotlib defaults, results tagged with ``name``."""
     if name:
         os.environ["LAB_NOTEBOOK"] = name
+    # Kernels start in notebooks/ (or solutions/, labs/): make the repo's own top-level packages
+    # (feature_repo, ...) importable even where the editable install does not map them.
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.append(str(REPO_ROOT))
     strict_warnings()
     if plots:
         import matplotlib

@@ -1,0 +1,217 @@
+"""Measuring online reads: a timing loop, Feast's Redis layout for a raw floor, and `feast serve`.
+
+Three ways to read the same features for the same keys:
+  * raw Redis: one pipelined HMGET per entity key, what Feast itself sends (the floor);
+  * the Feast SDK: ``store.get_online_features`` in this process (a kept-open store);
+  * ``feast serve``: the same call over HTTP to Feast's feature server.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from labkit.settings import Settings, get_settings
+
+
+def time_calls(fn: Callable[[], Any], n: int, warmup: int = 5) -> np.ndarray:
+    """Latency of ``n`` calls of ``fn`` in milliseconds (after ``warmup`` untimed calls)."""
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    for _ in range(warmup):
+        fn()
+    out = np.empty(n)
+    clock = time.perf_counter_ns
+    for i in range(n):
+        t0 = clock()
+        fn()
+        out[i] = (clock() - t0) / 1e6
+    return out
+
+
+def summarize(samples_ms: np.ndarray) -> dict[str, float]:
+    s = np.asarray(samples_ms, dtype=float)
+    return {"p50_ms": float(np.percentile(s, 50)), "p90_ms": float(np.percentile(s, 90)),
+            "p99_ms": float(np.percentile(s, 99)), "mean_ms": float(s.mean()), "n": int(s.size)}
+
+
+# --- raw Redis: the keys and hash fields Feast's Redis online store uses -----------------------
+def redis_keys(project: str, join_key: str, ids: Iterable[Any]) -> list[bytes]:
+    """Feast's Redis key per entity: serialized entity key (format v3) + project name.
+
+    Built with Feast's own (private) helpers so the layout cannot drift from what it writes.
+    """
+    from feast.infra.online_stores.helpers import _redis_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    keys = []
+    for i in ids:
+        ek = EntityKey(join_keys=[join_key], entity_values=[Value(int64_val=int(i))])
+        keys.append(_redis_key(project, ek, entity_key_serialization_version=3))
+    return keys
+
+
+def redis_fields(view: str, features: Iterable[str]) -> list[bytes]:
+    """Hash fields of one view: murmur3 of ``view:feature`` per feature, plus ``_ts:view``."""
+    from feast.infra.online_stores.helpers import _mmh3
+
+    return [_mmh3(f"{view}:{f}") for f in features] + [f"_ts:{view}".encode()]
+
+
+def raw_redis_reader(client, plan: list[tuple[list[bytes], list[bytes]]]) -> Callable[[], list]:
+    """A function doing one pipelined round trip: HMGET(key, fields) for each (keys, fields) pair."""
+    def read() -> list:
+        pipe = client.pipeline(transaction=False)
+        for keys, fields in plan:
+            for k in keys:
+                pipe.hmget(k, fields)
+        return pipe.execute()
+    return read
+
+
+# --- `feast serve`, started and stopped by PID ---------------------------------------------------
+@dataclass
+class FeastServer:
+    """A ``feast serve`` process for this stack: ``with FeastServer() as srv: httpx.post(srv.url...)``."""
+
+    settings: Settings = field(default_factory=get_settings)
+    port: int | None = None
+    workers: int = 1
+    # gunicorn recycles a worker after --max-requests (Feast's default: 1000) calls: a latency spike
+    # and reset keep-alive connections in the middle of a benchmark. 0 turns recycling off.
+    max_requests: int = 0
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.port or self.settings.ports['feast_serve']}"
+
+    def launch(self) -> "FeastServer":
+        """Start the process and return at once (it needs 10-30 s to import Feast and load the
+        registry: launch early, do other work, then :meth:`wait_ready`)."""
+        from feature_repo.lab_store import REPO_DIR, _prepare_env, write_feature_store_yaml
+
+        if self.proc is not None and self.proc.poll() is None:
+            return self
+        port = self.port or self.settings.ports["feast_serve"]
+        _probe_port_free(self.settings.host, port)
+        _prepare_env(self.settings)
+        yaml_path = write_feature_store_yaml(self.settings)
+        self.log_path = self.settings.log_dir / f"feast-serve-{port}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        feast_bin = Path(sys.executable).with_name("feast")
+        cmd = [str(feast_bin)] if feast_bin.exists() else [sys.executable, "-c", "from feast.cli.cli import cli; cli()"]
+        cmd += ["-c", str(REPO_DIR), "-f", str(yaml_path), "serve", "--host", self.settings.host,
+                "--port", str(port), "--workers", str(self.workers), "--no-access-log",
+                "--max-requests", str(self.max_requests)]
+        with open(self.log_path, "wb") as log:
+            # Own process group: stop() can end the gunicorn master and its workers together.
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
+                                         start_new_session=True, preexec_fn=_die_with_parent)
+        # If the notebook or script dies before stop(), do not leave a server behind.
+        atexit.register(self.stop)
+        return self
+
+    def wait_ready(self, timeout_s: float = 90.0) -> "FeastServer":
+        """Block until ``/health`` answers 200; a dead process or a timeout raises with the log's tail."""
+        import httpx
+
+        if self.proc is None:
+            raise RuntimeError("feast serve was not launched: call launch() or start() first")
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                code = self.proc.returncode
+                self.proc = None
+                raise RuntimeError(f"feast serve exited with code {code}; last log lines:\n{_tail(self.log_path)}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        self.stop()
+        raise TimeoutError(f"feast serve did not answer {self.url}/health within {timeout_s:.0f} s; "
+                           f"log: {self.log_path}\n{_tail(self.log_path)}")
+
+    def start(self, timeout_s: float = 90.0) -> "FeastServer":
+        return self.launch().wait_ready(timeout_s)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = None
+            return
+        pgid = os.getpgid(self.proc.pid)  # the group this object started (start_new_session above)
+        os.killpg(pgid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(pgid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> "FeastServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, ask the kernel to SIGTERM it when its parent dies, so a
+    notebook kernel killed mid-run (e.g. by papermill after an error) does not leave a server behind.
+    Elsewhere atexit + stop() are the only safety nets."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _probe_port_free(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket() as s:
+        if s.connect_ex((host, port)) == 0:
+            raise RuntimeError(f"port {port} on {host} is already in use (another feast serve?). Stop it, or "
+                               f"set LAB_FEAST_SERVE_PORT to a free port")
+
+
+def _tail(path: Path | None, n: int = 15) -> str:
+    if not path or not path.is_file():
+        return "(no log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+
+
+def rows_to_columns(entity_rows: list[dict]) -> dict[str, list]:
+    """``[{"user_id": 1, ...}, ...]`` -> ``{"user_id": [1, ...], ...}``: the feature server's JSON shape."""
+    if not entity_rows:
+        raise ValueError("no entity rows to send")
+    return {k: [r[k] for r in entity_rows] for k in entity_rows[0]}
+
+
+def response_to_columns(payload: dict) -> dict[str, list]:
+    """The feature server's JSON answer as ``{feature_name: [value per entity row]}``.
+
+    Its shape: ``metadata.feature_names`` lists the columns; ``results[i].values`` holds column i.
+    """
+    try:
+        names = payload["metadata"]["feature_names"]
+        columns = [r["values"] for r in payload["results"]]
+    except (KeyError, TypeError):
+        raise ValueError(f"not a /get-online-features answer: {str(payload)[:300]}") from None
+    return dict(zip(names, columns))
