@@ -1,0 +1,332 @@
+"""Start, watch and stop the stream processor as its own OS process, and feed it events.
+
+    from streaming.runner import start_processor, produce_events, wait_for_offsets
+    proc = start_processor(input_topic="ev", features_topic="feat", dlq_topic="dlq", group="g1")
+    offsets = produce_events("ev", events)          # {partition: last offset written}
+    wait_for_offsets(proc, offsets)                 # until the processor has flushed them
+    proc.stop()                                     # SIGTERM: graceful;  proc.kill(): SIGKILL, a crash
+
+The processor's pid file and log live under ``<LAB_HOME>/streaming/<group>/``.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from labkit.settings import REPO_ROOT, Settings, get_settings
+from streaming.events import encode_event
+
+TOPIC_RETENTION = {"retention.ms": str(7 * 24 * 3600 * 1000), "retention.bytes": "-1"}
+
+
+def ensure_topic(name: str, partitions: int = 4, settings: Settings | None = None) -> None:
+    """Create ``name`` with ``partitions`` partitions unless it exists (tansu has no create_partitions)."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from labkit.clients import confluent_config
+
+    conf = {k: v for k, v in confluent_config(settings).items() if not k.startswith(("session.", "heartbeat."))}
+    admin = AdminClient({**conf, "log_level": 3})  # no notice-level chatter when it is destroyed
+    existing = admin.list_topics(timeout=10).topics
+    if name in existing:
+        have = len(existing[name].partitions)
+        if have != partitions:
+            raise ValueError(f"topic {name!r} exists with {have} partitions, not {partitions}; use a new topic name")
+        return
+    fut = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1, config=TOPIC_RETENTION)])
+    for f in fut.values():
+        try:
+            f.result(timeout=15)
+        except Exception as exc:  # a concurrent creator won the race: fine if it exists now
+            if "already exists" not in str(exc).lower() and "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+
+
+def produce_events(topic: str, events: Iterable[dict | bytes | tuple[bytes, bytes]], settings: Settings | None = None,
+                   producer=None, rate: float | None = None) -> dict[int, int]:
+    """Produce events (dicts are keyed by user_id; raw bytes go unkeyed, as a poison record would)
+    and return ``{partition: highest offset written}``, which is what :func:`wait_for_offsets` needs.
+
+    ``rate`` (events/s) paces the sends, for live-traffic measurements; None sends as fast as possible.
+    """
+    from labkit.clients import kafka_producer
+
+    own = producer is None
+    producer = producer or kafka_producer(settings, linger_ms=5, batch_size=256 * 1024)
+    high: dict[int, int] = {}
+
+    def done(md):
+        if md.offset > high.get(md.partition, -1):
+            high[md.partition] = md.offset
+
+    t0 = time.perf_counter()
+    for i, ev in enumerate(events):
+        if isinstance(ev, dict):
+            k, v = encode_event(ev)
+        elif isinstance(ev, tuple):
+            k, v = ev
+        else:
+            k, v = None, ev
+        producer.send(topic, key=k, value=v).add_callback(done)
+        if rate:
+            ahead = (i + 1) / rate - (time.perf_counter() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
+    producer.flush()
+    if own:
+        producer.close()
+    return high
+
+
+@dataclass
+class ProcessorProcess:
+    """A running ``python -m streaming.processor``; stop it with :meth:`stop` or crash it with :meth:`kill`."""
+
+    pid: int
+    group: str
+    args: list[str]
+    log_path: Path
+    pid_path: Path
+    popen: subprocess.Popen | None = None
+    settings: Settings | None = None
+
+    @property
+    def metrics_prefix(self) -> str:
+        return f"stream:{self.group}:"
+
+    def alive(self) -> bool:
+        if self.popen is not None:
+            return self.popen.poll() is None
+        try:
+            os.kill(self.pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+    def _wait_exit(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self, timeout: float = 20) -> int | None:
+        """Graceful stop (SIGTERM: the processor commits its checkpoint and exits)."""
+        if self.alive():
+            os.kill(self.pid, signal.SIGTERM)
+            if not self._wait_exit(timeout):
+                self.kill()
+        self.pid_path.unlink(missing_ok=True)
+        return self.popen.returncode if self.popen else None
+
+    def kill(self) -> None:
+        """SIGKILL: the crash nobody gets to clean up after (no commit, no flush)."""
+        if self.alive():
+            os.kill(self.pid, signal.SIGKILL)
+            self._wait_exit(10)
+        self.pid_path.unlink(missing_ok=True)
+
+    def pause(self) -> None:
+        """SIGSTOP: freeze the processor (a hung process, a long GC pause) without killing it."""
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT: let a paused processor run again; it carries on from where it froze."""
+        os.kill(self.pid, signal.SIGCONT)
+
+    def log_tail(self, n: int = 30) -> str:
+        if not self.log_path.is_file():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+
+    def progress(self, topic: str) -> dict[int, int]:
+        """Highest flushed input offset per partition, as the processor reported it."""
+        from labkit.clients import redis_client
+
+        raw = redis_client(self.settings).hgetall(f"{self.metrics_prefix}progress:{topic}")
+        return {int(k): int(v) for k, v in raw.items()}
+
+
+def start_processor(*, input_topic: str, features_topic: str, dlq_topic: str, group: str,
+                    settings: Settings | None = None, ready_timeout: float = 60, **options) -> ProcessorProcess:
+    """Launch the processor in a new process and wait until it has joined its consumer group.
+
+    ``options`` map to the command-line flags: ``grace_s=600`` -> ``--grace-s 600``,
+    ``no_freshness=True`` -> ``--no-freshness``.
+    """
+    s = settings or get_settings()
+    run_dir = s.home / "streaming" / group
+    run_dir.mkdir(parents=True, exist_ok=True)
+    pid_path, log_path, ready_path = run_dir / "processor.pid", run_dir / "processor.log", run_dir / "ready"
+    if pid_path.is_file():
+        old = int(pid_path.read_text() or 0)
+        try:
+            os.kill(old, 0)
+            raise RuntimeError(f"a processor for group {group!r} already runs as pid {old}; stop it first "
+                               f"(streaming.runner.stop_pid({old})) or use another group")
+        except ProcessLookupError:
+            pid_path.unlink()
+    ready_path.unlink(missing_ok=True)
+    args = [sys.executable, "-m", "streaming.processor", "--input-topic", input_topic,
+            "--features-topic", features_topic, "--dlq-topic", dlq_topic, "--group", group]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            args.append(flag)
+        elif value not in (None, False):
+            args += [flag, str(value)]
+    env = {**os.environ, "STREAM_READY_FILE": str(ready_path), "LAB_HOME": str(s.home),
+           "LAB_KAFKA_BOOTSTRAP": s.kafka_bootstrap, "LAB_REDIS_URL": s.redis_url,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    log = log_path.open("ab")
+    popen = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(REPO_ROOT),
+                             start_new_session=True)
+    pid_path.write_text(str(popen.pid))
+    proc = ProcessorProcess(popen.pid, group, args, log_path, pid_path, popen, s)
+    # A notebook that fails half-way must not leave its processor running after the kernel exits.
+    atexit.register(_stop_quietly, proc)
+    deadline = time.monotonic() + ready_timeout
+    while not ready_path.is_file():
+        if not proc.alive():
+            raise RuntimeError(f"the processor exited with code {popen.returncode} while starting:\n{proc.log_tail()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise TimeoutError(f"the processor did not start within {ready_timeout}s:\n{proc.log_tail()}")
+        time.sleep(0.05)
+    return proc
+
+
+def _stop_quietly(proc: ProcessorProcess) -> None:
+    try:
+        if proc.alive():
+            proc.stop(timeout=10)
+    except Exception:  # interpreter shutdown: best effort only
+        pass
+
+
+def stop_pid(pid: int, timeout: float = 20) -> None:
+    """Stop a processor started elsewhere (e.g. a previous notebook run) by its pid."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+
+
+def wait_for_offsets(proc: ProcessorProcess, topic: str, offsets: dict[int, int], timeout: float = 60) -> float:
+    """Block until the processor has flushed every ``{partition: offset}``; return the seconds waited."""
+    t0 = time.monotonic()
+    while True:
+        done = proc.progress(topic)
+        if all(done.get(p, -1) >= o for p, o in offsets.items()):
+            return time.monotonic() - t0
+        if not proc.alive():
+            raise RuntimeError(f"the processor died (exit {proc.popen.returncode if proc.popen else '?'}):\n{proc.log_tail()}")
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"processor still behind after {timeout}s: flushed {done}, want {offsets}\n{proc.log_tail()}")
+        time.sleep(0.05)
+
+
+def read_topic(topic: str, settings: Settings | None = None, *, expect: int | None = None, idle_s: float = 1.5,
+               timeout: float = 30, committed_only: bool = True) -> list[dict]:
+    """Every record of ``topic`` as ``{"partition", "offset", "key", "value"}`` (values JSON-decoded when possible).
+
+    Reads from the beginning without a consumer group, until ``expect`` records arrived or nothing new
+    came for ``idle_s`` (tansu's end offsets cannot be trusted to know where the topic ends).
+    ``committed_only`` reads with ``isolation.level=read_committed``: records of aborted transactions
+    (a crashed exactly-once processor) are skipped, as a downstream consumer would skip them.
+    """
+    import json
+
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    from labkit.clients import confluent_config
+
+    conf = confluent_config(settings, **{
+        "group.id": "lab-reader", "enable.auto.commit": False,
+        "isolation.level": "read_committed" if committed_only else "read_uncommitted"})
+    c = Consumer(conf)
+    try:
+        meta = c.list_topics(topic, timeout=10).topics[topic]
+        if meta.error is not None:
+            raise ValueError(f"cannot read topic {topic!r}: {meta.error}")
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
+        out: list[dict] = []
+        t0 = last = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            msgs = c.consume(1000, timeout=0.2)
+            for m in msgs:
+                if m.error():
+                    continue
+                v = m.value()
+                try:
+                    v = json.loads(v)
+                except (TypeError, ValueError):
+                    pass
+                out.append({"partition": m.partition(), "offset": m.offset(),
+                            "key": m.key().decode() if m.key() else None, "value": v})
+            now = time.monotonic()
+            if msgs:
+                last = now
+            if expect is not None and len(out) >= expect:
+                break
+            if expect is None and now - last > idle_s:
+                break
+        return out
+    finally:
+        c.close()
+
+
+def high_watermarks(topic: str, settings: Settings | None = None, timeout: float = 10) -> dict[int, int]:
+    """``{partition: high watermark}`` from fetch responses (``consumer.highwater()``).
+
+    Not ``end_offsets()``: tansu answers ListOffsets with the first offset of the last record batch
+    + 1, which is too low whenever the last write was a batch of several records (see notebook 08).
+    """
+    from kafka import TopicPartition
+
+    from labkit.clients import kafka_consumer
+
+    c = kafka_consumer(group_id=None, settings=settings, max_poll_records=1, enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or [])]
+        if not parts:
+            raise ValueError(f"topic {topic!r} does not exist (or has no partitions)")
+        c.assign(parts)
+        c.seek_to_beginning(*parts)
+        deadline = time.monotonic() + timeout
+        while any(c.highwater(tp) is None for tp in parts):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no fetch answer for every partition of {topic!r} within {timeout}s")
+            c.poll(timeout_ms=200)
+        return {tp.partition: c.highwater(tp) for tp in parts}
+    finally:
+        c.close()
+
+
+def processor_lag(proc: ProcessorProcess | str, topic: str, settings: Settings | None = None) -> int:
+    """Records on ``topic`` the processor has not flushed yet (0 = caught up).
+
+    ``proc`` is a :class:`ProcessorProcess` or a group name (a processor started elsewhere).
+    """
+    from labkit.clients import redis_client
+
+    group = proc.group if isinstance(proc, ProcessorProcess) else proc
+    raw = redis_client(settings).hgetall(f"stream:{group}:progress:{topic}")
+    done = {int(k): int(v) for k, v in raw.items()}
+    return sum(max(0, hw - (done.get(p, -1) + 1)) for p, hw in high_watermarks(topic, settings).items())
