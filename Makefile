@@ -11,11 +11,14 @@ UV_VERSION := 0.13.8
 # The stamp changes whenever the lock file or the project metadata changes, so a second
 # `make lab` reinstalls nothing and a changed lock file reinstalls exactly once.
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+# Airflow only schedules (module 07), in its own virtualenv so its pins never fight the lab's.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-$(shell cat requirements-airflow.lock 2>/dev/null | cksum | cut -d' ' -f1)
 SCALE ?= small
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps up down status doctor reset data lab test test-quick bench labs notebooks clean
+.PHONY: help setup airflow system-deps up down status doctor reset data lab test test-quick bench labs notebooks clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -28,7 +31,15 @@ $(STAMP): requirements.lock pyproject.toml
 	@rm -f $(VENV)/.installed-* && touch $@
 	@echo "Python environment ready in $(VENV)"
 
-setup: $(STAMP) ## create .venv from requirements.lock (does nothing when up to date)
+$(AIRFLOW_STAMP): requirements-airflow.lock | $(STAMP)
+	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(BIN)/uv pip sync --quiet --python $(AIRFLOW_VENV)/bin/python --require-hashes requirements-airflow.lock
+	@rm -f $(AIRFLOW_VENV)/.installed-* && touch $@
+	@echo "Airflow environment ready in $(AIRFLOW_VENV)"
+
+airflow: $(AIRFLOW_STAMP) ## create .venv-airflow from requirements-airflow.lock (module 07 runs its DAG there)
+
+setup: $(STAMP) $(AIRFLOW_STAMP) ## create .venv and .venv-airflow from their lock files (nothing when up to date)
 
 system-deps: ## install the system packages the embedded stack needs (Debian/Ubuntu: apt; macOS: brew)
 	@bash scripts/install-system-deps.sh
@@ -49,7 +60,7 @@ reset: setup ## stop the stack and wipe the lab's data (keeps the installs)
 	$(BIN)/labkit reset
 
 data: up ## generate the synthetic world (SCALE=small|medium|large) and write it to the lake
-	$(BIN)/labdata generate --scale $(SCALE)
+	$(BIN)/labdata generate --scale $(SCALE) --to local,s3,delta
 
 lab: up ## set up, start the stack, generate the small dataset, start JupyterLab on 127.0.0.1:8888
 	$(BIN)/labdata generate --scale small --if-missing
@@ -58,8 +69,8 @@ lab: up ## set up, start the stack, generate the small dataset, start JupyterLab
 test: setup ## run every test: unit, stack, notebooks, exercises (its own stack on separate ports)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-quick: setup ## unit tests only (no notebooks), for quick iteration
-	$(BIN)/python -m pytest -m "not notebook and not slow" $(PYTEST_ARGS)
+test-quick: setup ## unit tests only (no notebooks, no stack), for quick iteration
+	$(BIN)/python -m pytest tests -m "not notebook and not stack and not slow" $(PYTEST_ARGS)
 
 bench: up ## run the benchmarks and write .lab/bench/report.md with its plots
 	$(BIN)/labkit bench
@@ -70,6 +81,6 @@ labs: setup ## regenerate labs/ from solutions/ (never edit labs/ by hand)
 notebooks: up ## re-execute the reference notebooks in place at small scale (refreshes committed outputs)
 	$(BIN)/labkit run-notebooks --inplace --scale small
 
-clean: ## stop the stack and remove .venv and .lab (everything `make lab` made)
+clean: ## stop the stack and remove .venv, .venv-airflow and .lab (everything `make lab` made)
 	-@test -x $(BIN)/labkit && $(BIN)/labkit down
-	rm -rf $(VENV) .lab
+	rm -rf $(VENV) $(AIRFLOW_VENV) .lab

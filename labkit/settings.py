@@ -36,13 +36,17 @@ DEFAULT_PORTS: dict[str, int] = {
     "feast_serve": 6566,  # `feast serve` HTTP feature server
     "feature_api": 8000,  # the lab's hybrid feature-serving API
     # SeaweedFS `weed mini` internals (embedded stack only); every one is set explicitly.
+    # gRPC twins sit next to their HTTP port, not at SeaweedFS's usual +10000: with the test
+    # stack's offset (20000+) a 19xxx port would land in Linux's ephemeral range (32768-60999),
+    # where a client's closed connection in TIME_WAIT can block the bind for a minute. The
+    # admin gRPC port is the exception: mini's maintenance worker always dials s3_console+10000.
     "weed_master": 9333,
     "weed_volume": 9340,
     "weed_filer": 9350,
-    "weed_master_grpc": 19333,
-    "weed_volume_grpc": 19340,
-    "weed_filer_grpc": 19350,
-    "weed_s3_grpc": 19000,
+    "weed_master_grpc": 9334,
+    "weed_volume_grpc": 9341,
+    "weed_filer_grpc": 9351,
+    "weed_s3_grpc": 9002,
     "weed_admin_grpc": 19001,
 }
 
@@ -76,6 +80,9 @@ class Settings:
     kafka_heartbeat_interval_ms: int
     feature_repo: Path
     extra: dict[str, str] = field(default_factory=dict)
+    # How Spark reads the S3 lake: "stage" copies the needed partitions to local disk first
+    # (works everywhere); "s3a" reads s3a:// directly (needs the hadoop-aws jars on Spark's classpath).
+    lake_read_mode: str = "stage"
 
     # -- derived paths -------------------------------------------------------------------
     @property
@@ -169,7 +176,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if stack not in ("auto", "docker", "embedded"):
         raise ValueError(f"LAB_STACK={stack!r}: use auto, docker or embedded")
 
+    lake_read_mode = get("LAB_LAKE_READ_MODE", "stage")
+    if lake_read_mode not in ("stage", "s3a"):
+        raise ValueError(f"LAB_LAKE_READ_MODE={lake_read_mode!r}: use stage (copy partitions locally) or s3a (needs hadoop-aws jars)")
+
     return Settings(
+        lake_read_mode=lake_read_mode,
         home=home,
         stack=stack,
         port_offset=offset,
