@@ -158,6 +158,14 @@ def _needs_stack(item: pytest.Item) -> bool:
     return str(path).endswith(".ipynb")  # nbval's notebook cells
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # nbval's cells of the reference notebooks are notebook tests too: `-m notebook` selects
+    # them and `-m "not notebook"` (make test-quick) leaves them out.
+    for item in items:
+        if str(getattr(item, "path", "")).endswith(".ipynb"):
+            item.add_marker(pytest.mark.notebook)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if _needs_stack(item):
         factory = getattr(item.config, "_tmp_path_factory", None)  # what the tmp_path_factory fixture returns

@@ -47,7 +47,7 @@ def prepare_online_store(scale: str = "small", seed: int = 42, settings: Setting
     r = redis_client(s)
     marker, fingerprint = "serving:materialized_world", world_fingerprint(world)
     current = r.get(marker)
-    if force or current is None or current.decode() != fingerprint:
+    if force or current is None or current.decode() != fingerprint or not _online_rows_present(store, world):
         # Feast's Redis store keeps a row only if its event timestamp is NEWER than the stored one:
         # a regenerated world has the same timestamps, so its values would be silently skipped.
         # Drop this project's online rows first, then materialize.
@@ -59,3 +59,14 @@ def prepare_online_store(scale: str = "small", seed: int = 42, settings: Setting
         store.materialize(start, end, feature_views=["user_stats", "product_features"])
         r.set(marker, fingerprint)
     return store, world
+
+
+def _online_rows_present(store, world) -> bool:
+    """Does the online store still hold this world's rows? Other notebooks and tests share the
+    stack and may have emptied it (``reset_online_state``) after the marker was written: check
+    the newest user and product of the world actually answer, not just the marker."""
+    user = int(world.user_features.sort_values("event_timestamp").user_id.iloc[-1])
+    product = int(world.product_features.sort_values("event_timestamp").product_id.iloc[-1])
+    got = store.get_online_features(features=["user_stats:purchases_30d", "product_features:price"],
+                                    entity_rows=[{"user_id": user, "product_id": product}]).to_dict()
+    return got["purchases_30d"][0] is not None and got["price"][0] is not None
