@@ -1,6 +1,6 @@
 """Run the Airflow DAG for real from the lab's main Python: ``airflow dags test`` in .venv-airflow.
 
-Airflow lives in its own virtualenv (created by ``make airflow`` / scripts/setup-airflow-venv.sh);
+Airflow lives in its own virtualenv (created by ``make airflow``, which ``make setup`` runs);
 this module only builds its environment (AIRFLOW_HOME under LAB_HOME, the DAG folder, no examples,
 no telemetry), migrates its SQLite metadata database once, runs ``dags test`` in a subprocess and
 reads the outcome of every task back from that database.
@@ -20,7 +20,7 @@ from labkit.settings import REPO_ROOT, Settings, get_settings
 DAG_ID = "user_features_daily"
 VENV = REPO_ROOT / ".venv-airflow"
 DAGS_FOLDER = REPO_ROOT / "pipelines" / "dags"
-HOW_TO_INSTALL = "make airflow   (or: bash scripts/setup-airflow-venv.sh)"
+HOW_TO_INSTALL = "make airflow"
 
 
 def airflow_bin() -> Path:

@@ -3,7 +3,6 @@ streaming hashes, the served-vector log, bad requests and a clean stop."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
 
@@ -13,26 +12,10 @@ import pytest
 pytestmark = pytest.mark.stack
 
 
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
-def serving_settings(request):
-    """The test stack's settings (the root ``lab_settings`` fixture when present, else the environment's)."""
-    try:
-        return request.getfixturevalue("lab_settings")
-    except pytest.FixtureLookupError:
-        from labkit.settings import get_settings
-
-        s = get_settings()
-        if not _reachable(*s.redis_host_port):
-            pytest.fail(f"Redis is not answering at {s.redis_url}: start the stack (`python -m labkit up`) first")
-        return s
+def serving_settings(lab_settings):
+    """The test stack's settings (the root conftest starts the stack)."""
+    return lab_settings
 
 
 @pytest.fixture(scope="module")
