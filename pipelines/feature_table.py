@@ -65,6 +65,11 @@ def read_table(settings: Settings | None = None, uri: str | None = None, version
 
 
 def rows_per_day(settings: Settings | None = None, uri: str | None = None) -> dict[str, int]:
-    """How many rows each published day holds (the idempotency check: re-runs must not grow it)."""
+    """How many rows each published day holds (the idempotency check: re-runs must not grow it).
+    Empty when nothing was published yet (no table)."""
+    from deltalake import DeltaTable
+
+    if not DeltaTable.is_deltatable(uri or feature_table_uri(settings), storage_options=_opts(settings)):
+        return {}
     df = read_table(settings, uri)
     return {k: int(v) for k, v in df.groupby(PARTITION).size().items()} if len(df) else {}
