@@ -10,6 +10,7 @@ FeatureService (two feature views and an on-demand view fed by request data) are
 It also times the anti-pattern of building a FeatureStore per request, and profiles the SDK path
 (cProfile) to say where Feast's time above the Redis floor goes.
 """
+
 from __future__ import annotations
 
 import cProfile
@@ -34,8 +35,14 @@ TARGET_SERVE_P99_MS = 5.0
 def _rows(world, T, batch: int) -> list[dict]:
     users = world.user_features.loc[world.user_features.event_timestamp == T, "user_id"].to_numpy()
     products = world.products.product_id.to_numpy()
-    return [{"user_id": int(users[i % len(users)]), "product_id": int(products[(7 * i) % len(products)]),
-             "offered_price": 25.0} for i in range(batch)]
+    return [
+        {
+            "user_id": int(users[i % len(users)]),
+            "product_id": int(products[(7 * i) % len(products)]),
+            "offered_price": 25.0,
+        }
+        for i in range(batch)
+    ]
 
 
 def _category(filename: str, funcname: str) -> str:
@@ -94,8 +101,10 @@ def profile_sdk(call, n: int) -> tuple[list[dict], float]:
     for (filename, _line, funcname), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
         by_cat[_category(filename, funcname)] = by_cat.get(_category(filename, funcname), 0.0) + tottime
         total += tottime
-    rows = [{"where": k, "ms per call": round(v / n * 1000, 3), "share": f"{v / total:.0%}"}
-            for k, v in sorted(by_cat.items(), key=lambda kv: -kv[1])]
+    rows = [
+        {"where": k, "ms per call": round(v / n * 1000, 3), "share": f"{v / total:.0%}"}
+        for k, v in sorted(by_cat.items(), key=lambda kv: -kv[1])
+    ]
     return rows, total / n * 1000
 
 
@@ -115,8 +124,11 @@ def run(report, quick: bool = False) -> None:
     store = setup_feature_store(scale="small", seed=42, settings=settings)
     T = world.user_features.event_timestamp.max()
     # The latest two days are enough for every key read below (Feast skips rows older than Redis holds).
-    store.materialize(start_date=(T - pd.Timedelta(days=2)).to_pydatetime(), end_date=T.to_pydatetime(),
-                      feature_views=["user_stats", "product_features"])
+    store.materialize(
+        start_date=(T - pd.Timedelta(days=2)).to_pydatetime(),
+        end_date=T.to_pydatetime(),
+        feature_views=["user_stats", "product_features"],
+    )
     server = latency.FeastServer(settings).launch()  # starts while the in-process paths are measured
     service = store.get_feature_service("recommendation_v1")
     user_fields = [f.name for f in service.feature_view_projections[0].features]
@@ -128,55 +140,89 @@ def run(report, quick: bool = False) -> None:
     try:
         for batch in BATCHES:
             rows = _rows(world, T, batch)
-            plan = [(latency.redis_keys(store.config.project, "user_id", [x["user_id"] for x in rows]),
-                     latency.redis_fields("user_stats", user_fields)),
-                    (latency.redis_keys(store.config.project, "product_id", [x["product_id"] for x in rows]),
-                     latency.redis_fields("product_features", product_fields))]
+            plan = [
+                (
+                    latency.redis_keys(store.config.project, "user_id", [x["user_id"] for x in rows]),
+                    latency.redis_fields("user_stats", user_fields),
+                ),
+                (
+                    latency.redis_keys(store.config.project, "product_id", [x["product_id"] for x in rows]),
+                    latency.redis_fields("product_features", product_fields),
+                ),
+            ]
             plans[batch] = plan
             got = latency.raw_redis_reader(r, plan)()
             assert all(v[-1] is not None for v in got), "raw Redis found no value for a key Feast materialized"
             samples[("raw Redis", batch)] = latency.time_calls(latency.raw_redis_reader(r, plan), n)
             samples[("Feast SDK", batch)] = latency.time_calls(
-                lambda: store.get_online_features(features=service, entity_rows=rows), n)
+                lambda: store.get_online_features(features=service, entity_rows=rows), n
+            )
 
         one = _rows(world, T, 1)
         fresh_n = 5 if quick else 20
         samples[("SDK, new FeatureStore per call", 1)] = latency.time_calls(
             lambda: get_store(settings, fresh=True).get_online_features(
-                features=get_store(settings).get_feature_service("recommendation_v1"), entity_rows=one),
-            fresh_n, warmup=1)
+                features=get_store(settings).get_feature_service("recommendation_v1"), entity_rows=one
+            ),
+            fresh_n,
+            warmup=1,
+        )
         cpu_rows = [
-            {"path": "raw Redis (client side)", "batch": b,
-             "CPU ms per call": round(cpu_ms_per_call(latency.raw_redis_reader(r, plans[b]), n), 3)}
+            {
+                "path": "raw Redis (client side)",
+                "batch": b,
+                "CPU ms per call": round(cpu_ms_per_call(latency.raw_redis_reader(r, plans[b]), n), 3),
+            }
             for b in BATCHES
         ] + [
-            {"path": "Feast SDK", "batch": b,
-             "CPU ms per call": round(cpu_ms_per_call(
-                 lambda b=b: store.get_online_features(features=service, entity_rows=rows_by[b]), n), 3)}
+            {
+                "path": "Feast SDK",
+                "batch": b,
+                "CPU ms per call": round(
+                    cpu_ms_per_call(lambda b=b: store.get_online_features(features=service, entity_rows=rows_by[b]), n),
+                    3,
+                ),
+            }
             for b in BATCHES
         ]
-        profile_rows, profiled_ms = profile_sdk(lambda: store.get_online_features(features=service, entity_rows=one),
-                                                50 if quick else 300)
+        profile_rows, profiled_ms = profile_sdk(
+            lambda: store.get_online_features(features=service, entity_rows=one), 50 if quick else 300
+        )
 
         server.wait_ready()
         with httpx.Client(base_url=server.url, timeout=60.0) as http:
             for batch in BATCHES:
-                body = {"feature_service": "recommendation_v1",
-                        "entities": latency.rows_to_columns(_rows(world, T, batch))}
+                body = {
+                    "feature_service": "recommendation_v1",
+                    "entities": latency.rows_to_columns(_rows(world, T, batch)),
+                }
                 http.post("/get-online-features", json=body).raise_for_status()
                 samples[("feast serve (HTTP)", batch)] = latency.time_calls(
-                    lambda: http.post("/get-online-features", json=body).raise_for_status(), n)
+                    lambda: http.post("/get-online-features", json=body).raise_for_status(), n
+                )
             # Same features named one by one: the server then skips resolving the service in a
             # worker thread (Feast 0.67 does that lookup through run_in_threadpool on every request).
             refs = [f"{p.name}:{f.name}" for p in service.feature_view_projections for f in p.features]
             body = {"features": refs, "entities": latency.rows_to_columns(_rows(world, T, 1))}
             http.post("/get-online-features", json=body).raise_for_status()
             samples[("feast serve (HTTP), feature list", 1)] = latency.time_calls(
-                lambda: http.post("/get-online-features", json=body).raise_for_status(), n)
+                lambda: http.post("/get-online-features", json=body).raise_for_status(), n
+            )
             for b in BATCHES:
-                body_b = {"feature_service": "recommendation_v1", "entities": latency.rows_to_columns(_rows(world, T, b))}
-                cpu_rows.append({"path": "feast serve (server process)", "batch": b, "CPU ms per call": round(
-                    cpu_ms_per_call(lambda: http.post("/get-online-features", json=body_b), n, pid=server.pid), 3)})
+                body_b = {
+                    "feature_service": "recommendation_v1",
+                    "entities": latency.rows_to_columns(_rows(world, T, b)),
+                }
+                cpu_rows.append(
+                    {
+                        "path": "feast serve (server process)",
+                        "batch": b,
+                        "CPU ms per call": round(
+                            cpu_ms_per_call(lambda: http.post("/get-online-features", json=body_b), n, pid=server.pid),
+                            3,
+                        ),
+                    }
+                )
     finally:
         server.stop()
         r.close()
@@ -185,9 +231,16 @@ def run(report, quick: bool = False) -> None:
     floor = {b: np.percentile(samples[("raw Redis", b)], 50) for b in BATCHES}
     for (path, batch), s in samples.items():
         summary = latency.summarize(s)
-        table.append({"path": path, "batch": batch, "calls": summary["n"],
-                      "p50 ms": round(summary["p50_ms"], 3), "p99 ms": round(summary["p99_ms"], 3),
-                      "p50 / raw Redis p50": round(summary["p50_ms"] / floor[batch], 1)})
+        table.append(
+            {
+                "path": path,
+                "batch": batch,
+                "calls": summary["n"],
+                "p50 ms": round(summary["p50_ms"], 3),
+                "p99 ms": round(summary["p99_ms"], 3),
+                "p50 / raw Redis p50": round(summary["p50_ms"] / floor[batch], 1),
+            }
+        )
         slug = path.split(" (")[0].lower().replace(" ", "_").replace(",", "")
         report.record(f"feast.bench.{slug}.p50_ms", summary["p50_ms"], "ms", batch=batch)
         report.record(f"feast.bench.{slug}.p99_ms", summary["p99_ms"], "ms", batch=batch)
@@ -208,16 +261,20 @@ def run(report, quick: bool = False) -> None:
     report.add_figure("Online retrieval: p50 and p99 per request", fig)
 
     report.add_table("CPU time per request (user + system; nearly independent of machine load)", cpu_rows)
-    report.add_table(f"Where one Feast SDK call spends its time (cProfile own-time, batch 1; "
-                     f"{profiled_ms:.2f} ms per call under the profiler)", profile_rows)
+    report.add_table(
+        f"Where one Feast SDK call spends its time (cProfile own-time, batch 1; "
+        f"{profiled_ms:.2f} ms per call under the profiler)",
+        profile_rows,
+    )
 
     serve_p99 = float(np.percentile(samples[("feast serve (HTTP)", 1)], 99))
     sdk1, http1 = (float(np.percentile(samples[(p, 1)], 50)) for p in ("Feast SDK", "feast serve (HTTP)"))
     fresh = float(np.percentile(samples[("SDK, new FeatureStore per call", 1)], 50))
     by_list = float(np.percentile(samples[("feast serve (HTTP), feature list", 1)], 50))
     shares = ", ".join(f"*{r['where']}* {r['share']}" for r in profile_rows[:4])
-    redis_share = sum(float(r["share"].rstrip("%")) for r in profile_rows
-                      if r["where"].startswith(("socket wait", "redis-py")))
+    redis_share = sum(
+        float(r["share"].rstrip("%")) for r in profile_rows if r["where"].startswith(("socket wait", "redis-py"))
+    )
     verdict = "meets" if serve_p99 < TARGET_SERVE_P99_MS else "misses"
     report.add_text(f"""
 **Reading it.** The raw Redis pipeline is the floor: one round trip, no decoding. Under the profiler a
@@ -228,7 +285,7 @@ machine that socket wait is mostly waiting for a CPU (a process that just burned
 scheduled after idle ones), which is why the CPU-time table is the steadier measure of Feast's own
 cost. Batching amortizes
 the Python work: per entity row, 100 rows cost
-{np.percentile(samples[('Feast SDK', 100)], 50) / 100:.3f} ms against {sdk1:.3f} ms for one. The HTTP
+{np.percentile(samples[("Feast SDK", 100)], 50) / 100:.3f} ms against {sdk1:.3f} ms for one. The HTTP
 feature server adds JSON parsing and encoding, the ASGI stack and a loopback hop on top of the same
 work ({http1 - sdk1:.2f} ms at p50 for one row). Building a FeatureStore per request costs
 {fresh:.1f} ms at p50 (registry load, provider set-up): keep one open for the life of the process.

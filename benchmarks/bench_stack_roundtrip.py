@@ -11,6 +11,7 @@ Every operation is timed on its own, sequentially, with a fresh payload each tim
   the embedded stack's broker) makes that setting the floor of end-to-end latency.
 * S3: PUT then GET of a 1 KiB object.
 """
+
 from __future__ import annotations
 
 import re
@@ -216,5 +217,10 @@ def run(report, quick: bool = False) -> None:
     )
     for r in rows:
         for stat in ("p50", "p99"):
-            report.record(f"roundtrip.{_metric(r['operation'])}.{stat}_ms", r[f"{stat} ms"], "ms",
-                          samples=r["samples"], operation=r["operation"])
+            report.record(
+                f"roundtrip.{_metric(r['operation'])}.{stat}_ms",
+                r[f"{stat} ms"],
+                "ms",
+                samples=r["samples"],
+                operation=r["operation"],
+            )

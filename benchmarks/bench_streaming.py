@@ -10,6 +10,7 @@
   steady rate; the processor's Redis sink records, for each user update it writes, how long after
   the event's time the write became visible. Several input rates show where the backlog starts.
 """
+
 from __future__ import annotations
 
 import time
@@ -27,7 +28,9 @@ BASE_TS_MS = 1_767_600_000_000  # 2026-01-05: the backlog is history, spread ove
 def _backlog(n: int, seed: int):
     from streaming.replay import iso_ms, live_events
 
-    return [{**e, "event_ts": iso_ms(BASE_TS_MS + i * 50)} for i, e in enumerate(live_events(n, n_users=2_000, seed=seed))]
+    return [
+        {**e, "event_ts": iso_ms(BASE_TS_MS + i * 50)} for i, e in enumerate(live_events(n, n_users=2_000, seed=seed))
+    ]
 
 
 def raw_consume_rate(topic: str, n: int, settings) -> float:
@@ -59,9 +62,15 @@ def processor_rate(topic: str, n: int, settings, group: str, prefix: str, guaran
 
     from streaming.runner import start_processor, wait_for_offsets
 
-    proc = start_processor(input_topic=topic, features_topic=f"{topic}-features-{guarantee}",
-                           dlq_topic=f"{topic}-dlq-{guarantee}", group=group, key_prefix=prefix,
-                           guarantee=guarantee, settings=settings)
+    proc = start_processor(
+        input_topic=topic,
+        features_topic=f"{topic}-features-{guarantee}",
+        dlq_topic=f"{topic}-dlq-{guarantee}",
+        group=group,
+        key_prefix=prefix,
+        guarantee=guarantee,
+        settings=settings,
+    )
     ps = psutil.Process(proc.pid)
     deadline = time.monotonic() + 120
     while not proc.progress(topic):
@@ -131,8 +140,10 @@ def run(report, quick: bool = False) -> None:
         for i, rate in enumerate(p["rates"]):
             r.delete(fkey)
             count = int(rate * p["seconds"])
-            live = ({**e, "user_id": e["user_id"] + 10_000_000}
-                    for e in live_events(count, n_users=1_000, seed=100 + i, start_id=10**8 * (i + 1)))
+            live = (
+                {**e, "user_id": e["user_id"] + 10_000_000}
+                for e in live_events(count, n_users=1_000, seed=100 + i, start_id=10**8 * (i + 1))
+            )
             t0 = time.perf_counter()
             offs = produce_events(topic, live, s, rate=rate)
             sent_rate = count / (time.perf_counter() - t0)
@@ -141,8 +152,16 @@ def run(report, quick: bool = False) -> None:
             if samples.size == 0:
                 raise RuntimeError(f"no freshness samples at {rate} events/s: is the processor recording them?")
             p50, p99 = np.percentile(samples, [50, 99])
-            frows.append({"target rate (events/s)": rate, "sent rate": sent_rate, "samples": int(samples.size),
-                          "p50 ms": p50, "p99 ms": p99, "max ms": float(samples.max())})
+            frows.append(
+                {
+                    "target rate (events/s)": rate,
+                    "sent rate": sent_rate,
+                    "samples": int(samples.size),
+                    "p50 ms": p50,
+                    "p99 ms": p99,
+                    "max ms": float(samples.max()),
+                }
+            )
             report.record("stream.freshness.p50_ms", p50, "ms", rate=rate)
             report.record("stream.freshness.p99_ms", p99, "ms", rate=rate)
         report.add_table("Freshness: event time -> visible in Redis (exactly-once, commit interval 0.2 s)", frows)
@@ -154,16 +173,22 @@ def run(report, quick: bool = False) -> None:
         )
 
         fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
-        a.barh([row["reader"] for row in rows], [row["events/s"] for row in rows],
-               color=["tab:gray", "tab:blue", "tab:cyan"][:len(rows)])
+        a.barh(
+            [row["reader"] for row in rows],
+            [row["events/s"] for row in rows],
+            color=["tab:gray", "tab:blue", "tab:cyan"][: len(rows)],
+        )
         a.axvline(20_000, color="r", ls="--", label="target 20k/s")
-        a.set(xlabel="events / s", title="Throughput"); a.invert_yaxis(); a.legend()
+        a.set(xlabel="events / s", title="Throughput")
+        a.invert_yaxis()
+        a.legend()
         xs = [row["target rate (events/s)"] for row in frows]
         b.plot(xs, [row["p50 ms"] for row in frows], "o-", label="p50")
         b.plot(xs, [row["p99 ms"] for row in frows], "s-", label="p99")
         b.axhline(1_000, color="r", ls="--", label="p99 target 1 s")
         b.set_yscale("log")
-        b.set(xlabel="input rate (events/s)", ylabel="ms (log scale)", title="Freshness vs input rate"); b.legend()
+        b.set(xlabel="input rate (events/s)", ylabel="ms (log scale)", title="Freshness vs input rate")
+        b.legend()
         fig.tight_layout()
         report.add_figure("stream throughput and freshness", fig)
     finally:
@@ -176,7 +201,7 @@ def _cleanup(settings, r, topic: str, prefix: str, groups: list[str]) -> None:
     for pattern in (f"{prefix}*", *(f"stream:{g}:*" for g in groups)):
         keys = list(r.scan_iter(match=pattern, count=1_000))
         for i in range(0, len(keys), 500):
-            r.delete(*keys[i:i + 500])
+            r.delete(*keys[i : i + 500])
     try:
         from confluent_kafka.admin import AdminClient
 

@@ -7,6 +7,7 @@
 Heavy modules (pandas, pyarrow) load on first use, so `labdata --help` and argument errors
 answer instantly.
 """
+
 from data_generators.config import SCALES, ConfigError, Traps, WorldConfig, make_config
 
 _LAZY = {"World", "ensure_world", "generate_world", "load_world", "world_dir"}

@@ -9,6 +9,7 @@ Bad arguments and unreachable services get ONE line on stderr naming the fix, ex
 nothing is written: arguments and the stack are checked before any file is touched, and the
 local world is generated into a temporary folder that is renamed into place only when complete.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,19 +39,30 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--days", type=_int("--days"), help="days to simulate (default 28)")
     g.add_argument("--start", help="first day, YYYY-MM-DD (default 2026-01-05)")
     g.add_argument("--end", help="first day NOT simulated, YYYY-MM-DD (instead of --days)")
-    g.add_argument("--no-traps", action="store_true", help="no drift, late events, duplicates, nulls, malformed or bad batch")
-    g.add_argument("--if-missing", action="store_true", help="do nothing when this world is already on disk (fast no-op)")
+    g.add_argument(
+        "--no-traps", action="store_true", help="no drift, late events, duplicates, nulls, malformed or bad batch"
+    )
+    g.add_argument(
+        "--if-missing", action="store_true", help="do nothing when this world is already on disk (fast no-op)"
+    )
     g.add_argument("--force", action="store_true", help="regenerate even if the world is already on disk")
-    g.add_argument("--to", default="local", help="where to write: comma list of local,s3,delta (default local; "
-                   "local is always written, s3 = raw lake s3://<lake>/raw/, delta = s3://<lake>/delta/)")
+    g.add_argument(
+        "--to",
+        default="local",
+        help="where to write: comma list of local,s3,delta (default local; "
+        "local is always written, s3 = raw lake s3://<lake>/raw/, delta = s3://<lake>/delta/)",
+    )
     g.add_argument("--quiet", action="store_true", help="no progress bars")
 
     r = sub.add_parser("replay", help="produce the world's raw events to a Kafka topic as JSON (key = user_id)")
     _world_args(r)
     r.add_argument("--topic", required=True, help="Kafka topic (created with 3 partitions if missing)")
     r.add_argument("--rate", type=_float("--rate"), help="records per second (default: as fast as possible)")
-    r.add_argument("--speedup", type=_float("--speedup"),
-                   help="follow the events' arrival clock X times faster than real time (1 = real time)")
+    r.add_argument(
+        "--speedup",
+        type=_float("--speedup"),
+        help="follow the events' arrival clock X times faster than real time (1 = real time)",
+    )
     r.add_argument("--limit", type=_int("--limit"), help="replay only the first N events (arrival order)")
     r.add_argument("--malformed", action="store_true", help="mix the malformed records into the stream")
     r.add_argument("--partitions", type=_int("--partitions"), default=3, help="partitions if the topic is created")
@@ -181,7 +193,9 @@ def cmd_replay(args) -> int:
     if args.rate is not None and args.rate <= 0:
         raise UsageError(f"--rate {args.rate:g}: use a positive number of records per second (or leave it out)")
     if args.speedup is not None and args.speedup <= 0:
-        raise UsageError(f"--speedup {args.speedup:g}: use a positive factor (1 = real time, 3600 = an hour per second)")
+        raise UsageError(
+            f"--speedup {args.speedup:g}: use a positive factor (1 = real time, 3600 = an hour per second)"
+        )
     if args.rate is not None and args.speedup is not None:
         raise UsageError("--rate and --speedup both set: pick one (a fixed rate, or the events' own clock sped up)")
     if args.limit is not None and args.limit < 1:
@@ -205,8 +219,10 @@ def cmd_replay(args) -> int:
 
     record("data.kafka_replay_rate", res.rate, "records/s", source="labdata", settings=settings,
            scale=config.scale, mode=res.mode, client=args.client, records=res.sent)  # fmt: skip
-    print(f"labdata: replayed {res.sent:,} records ({res.events:,} events, {res.malformed} malformed, "
-          f"{res.failed} failed) to {res.topic} in {res.seconds:.1f} s = {res.rate:,.0f} records/s ({res.mode})")
+    print(
+        f"labdata: replayed {res.sent:,} records ({res.events:,} events, {res.malformed} malformed, "
+        f"{res.failed} failed) to {res.topic} in {res.seconds:.1f} s = {res.rate:,.0f} records/s ({res.mode})"
+    )
     return 0 if res.failed == 0 else 1
 
 
@@ -222,13 +238,17 @@ def cmd_info(args) -> int:
         manifest = json.loads(m.read_text())
         size = sum(f.stat().st_size for f in m.parent.iterdir() if f.is_file())
         rows = manifest["rows"]
-        print(f"  {m.parent.name:<28} events {rows['events']:>11,}  users {rows['users']:>7,}  "
-              f"{size / 1e6:8.1f} MB  start {manifest['config']['start']}, {manifest['config']['days']} days")
+        print(
+            f"  {m.parent.name:<28} events {rows['events']:>11,}  users {rows['users']:>7,}  "
+            f"{size / 1e6:8.1f} MB  start {manifest['config']['start']}, {manifest['config']['days']} days"
+        )
     if not found:
         print("  (none yet: run `labdata generate --scale small`)")
     print("scales: " + "; ".join(f"{k}: {v.n_users:,} users, {v.n_products:,} products" for k, v in SCALES.items()))
-    print(f"lake: s3://{settings.bucket_lake}/raw/ and s3://{settings.bucket_lake}/delta/ on {settings.s3_endpoint}; "
-          f"kafka {settings.kafka_bootstrap}")
+    print(
+        f"lake: s3://{settings.bucket_lake}/raw/ and s3://{settings.bucket_lake}/delta/ on {settings.s3_endpoint}; "
+        f"kafka {settings.kafka_bootstrap}"
+    )
     return 0
 
 

@@ -3,6 +3,7 @@
 A config fully determines the world: the same config (seed included) gives the same files,
 byte for byte. ``config_id()`` names the folder the world lives in.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -166,7 +167,9 @@ def make_config(scale: str = "small", seed: int = 42, **knobs) -> WorldConfig:
         if days is not None:
             raise ConfigError("give either days or end, not both")
         if end <= start:
-            raise ConfigError(f"end {end} is not after start {start}: pick an end date later than the start (end is exclusive)")
+            raise ConfigError(
+                f"end {end} is not after start {start}: pick an end date later than the start (end is exclusive)"
+            )
         days = (end - start).days
     if days is None:
         days = DEFAULT_DAYS

@@ -19,6 +19,7 @@ Window semantics (the contract; the Spark job and the stream processor must matc
 Everything is vectorised: per-(entity, day) counts via ``np.bincount``, then rolling windows as
 differences of cumulative sums along the day axis.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ so a point-in-time join matters (the day's snapshot at midnight is the latest on
 the clean events. Label days start after a week of history and end a day before the window
 ends, so every label window is fully observed.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,9 @@ def label_days(config: WorldConfig) -> range:
     return range(first, config.days - 1)
 
 
-def make_labels(events: pd.DataFrame, users: pd.DataFrame, config: WorldConfig, rng: np.random.Generator) -> pd.DataFrame:
+def make_labels(
+    events: pd.DataFrame, users: pd.DataFrame, config: WorldConfig, rng: np.random.Generator
+) -> pd.DataFrame:
     start_ms = to_ms(config.start)
     signup_ms = ts_ms(users["signup_ts"])
     user_ids = users["user_id"].to_numpy()

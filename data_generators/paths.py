@@ -1,4 +1,5 @@
 """Where worlds live on disk, and whether one there matches a config (light: no pandas)."""
+
 from __future__ import annotations
 
 import json

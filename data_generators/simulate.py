@@ -12,6 +12,7 @@ The behaviour that the curriculum relies on is built in on purpose:
 - a per-user purchase propensity: past purchases predict future ones (the label's signal);
 - a funnel: view -> click -> add_to_cart -> purchase, each step a fraction of the previous one.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,12 +50,17 @@ DEVICE_CLICK = np.array([0.95, 1.1, 1.0])
 EVENT_TYPES = ["view", "click", "add_to_cart", "purchase"]
 
 # Relative session starts per UTC hour: evening peak on weekdays, broad daytime at weekends.
-HOURLY_WEEKDAY = np.array(
-    [1.0, 0.6, 0.4, 0.3, 0.3, 0.5, 1.0, 1.8, 2.2, 2.0, 1.9, 2.0, 2.6, 2.5, 2.0, 1.9, 2.0, 2.4, 3.0, 3.8, 4.4, 4.1, 3.0, 1.8]
-)
-HOURLY_WEEKEND = np.array(
-    [1.4, 0.9, 0.6, 0.4, 0.3, 0.3, 0.5, 0.9, 1.5, 2.3, 2.9, 3.2, 3.4, 3.3, 3.1, 3.0, 3.0, 3.1, 3.3, 3.6, 3.7, 3.4, 2.7, 1.9]
-)
+# Two rows of twelve hours read better than one value per line:
+# fmt: off
+HOURLY_WEEKDAY = np.array([
+    1.0, 0.6, 0.4, 0.3, 0.3, 0.5, 1.0, 1.8, 2.2, 2.0, 1.9, 2.0,  # 00-11 h
+    2.6, 2.5, 2.0, 1.9, 2.0, 2.4, 3.0, 3.8, 4.4, 4.1, 3.0, 1.8,  # 12-23 h
+])
+HOURLY_WEEKEND = np.array([
+    1.4, 0.9, 0.6, 0.4, 0.3, 0.3, 0.5, 0.9, 1.5, 2.3, 2.9, 3.2,  # 00-11 h
+    3.4, 3.3, 3.1, 3.0, 3.0, 3.1, 3.3, 3.6, 3.7, 3.4, 2.7, 1.9,  # 12-23 h
+])
+# fmt: on
 DAY_OF_WEEK_VOLUME = np.array([0.94, 0.92, 0.95, 0.98, 1.05, 1.18, 1.15])  # Monday .. Sunday
 
 ACTIVITY_SIGMA = 1.1  # lognormal spread of user activity: the heavy tail
@@ -100,8 +106,8 @@ def simulate_users(config: WorldConfig, rng: np.random.Generator) -> tuple[pd.Da
             "preferred_device": np.array(DEVICES, dtype=object)[device],
         }
     )
-    activity = rng.lognormal(-ACTIVITY_SIGMA**2 / 2, ACTIVITY_SIGMA, n)
-    propensity = rng.lognormal(-0.5**2 / 2, 0.5, n) * SEGMENT_CONVERSION[segment]
+    activity = rng.lognormal(-(ACTIVITY_SIGMA**2) / 2, ACTIVITY_SIGMA, n)
+    propensity = rng.lognormal(-(0.5**2) / 2, 0.5, n) * SEGMENT_CONVERSION[segment]
     # category preferences: concentrated (alpha < 1), centred on the catalogue's shares
     affinity = rng.gamma(0.35 * len(CATEGORIES) * CATEGORY_SHARE, 1.0, (n, len(CATEGORIES)))
     affinity = affinity + 1e-9
@@ -211,7 +217,9 @@ def _day_events(config, user, prod, s_user, s_start, s_device, d, rng):
     v_cat = np.minimum((aff_cum < rng.random(len(v_user))[:, None]).sum(axis=1), len(CATEGORIES) - 1)
     del aff_cum
     v_prod = _sample_products(v_cat, prod, rng)
-    v_price = np.round(prod["price"][v_prod] * price_multiplier(config, prod["category"][v_prod], np.full(len(v_prod), d)), 2)
+    v_price = np.round(
+        prod["price"][v_prod] * price_multiplier(config, prod["category"][v_prod], np.full(len(v_prod), d)), 2
+    )
 
     # the funnel
     seg = user["segment"][v_user]
@@ -273,7 +281,9 @@ def simulate_events(
             log_m = MOMENTUM_RHO * log_m + np.sqrt(1 - MOMENTUM_RHO**2) * MOMENTUM_SIGMA * eps
         s_user, s_start = _day_sessions(config, user, d, log_m, rng_sessions, hourly, start_ms)
         pref = user["device"][s_user]
-        s_device = np.where(rng_events.random(len(s_user)) < 0.8, pref, rng_events.choice(3, len(s_user), p=DEVICE_SHARE))
+        s_device = np.where(
+            rng_events.random(len(s_user)) < 0.8, pref, rng_events.choice(3, len(s_user), p=DEVICE_SHARE)
+        )
         ev = _day_events(config, user, prod, s_user, s_start, s_device, d, rng_events)
         day_views = int((ev["etype"] == 0).sum())  # every view is an event of its own
         ev["session"] += n_sessions

@@ -1,4 +1,5 @@
 """Is the stack a writer needs up? A light module (no pandas), so the CLI fails fast."""
+
 from __future__ import annotations
 
 from labkit.settings import Settings, get_settings
@@ -22,4 +23,6 @@ def require_stack(*services: str, settings: Settings | None = None) -> None:
                 f"(or `make up`), or point LAB_* settings at a running one"
             )
         if name == "s3" and f"missing: " in detail and s.bucket_lake in detail.split("missing: ", 1)[1]:
-            raise StackUnavailable(f"bucket {s.bucket_lake!r} does not exist on {s.s3_endpoint}; run `labkit up` to create it")
+            raise StackUnavailable(
+                f"bucket {s.bucket_lake!r} does not exist on {s.s3_endpoint}; run `labkit up` to create it"
+            )

@@ -9,6 +9,7 @@ deduplicate by ``event_id`` (keep the first arrival), then drop rows with a null
 or ``price`` and rows with an invalid price (``price <= 0`` or ``price >= MAX_VALID_PRICE``).
 Late events stay in the clean table, with their true ``event_ts``.
 """
+
 from __future__ import annotations
 
 import json
@@ -134,7 +135,7 @@ def inject_traps(config: WorldConfig, true_events: pd.DataFrame, rng: np.random.
         price[rows[negative]] = -price[rows[negative]]
         price[rows[~negative]] = ABSURD_PRICE
         qty = ev["quantity"].to_numpy()
-        is_buy = (ev["event_type"].to_numpy()[rows] == "purchase")
+        is_buy = ev["event_type"].to_numpy()[rows] == "purchase"
         amount[rows] = np.where(is_buy, np.round(price[rows] * qty[rows], 2), 0.0)
         taken[rows] = True
         drop[rows] = True

@@ -9,6 +9,7 @@ generating the same world at once.
 Files are deterministic: fixed row order, fixed Arrow schemas, fixed Parquet options, and no
 wall-clock time anywhere, so the same config gives the same bytes.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -10,6 +10,7 @@
 Endpoints and credentials come from ``labkit.settings`` through ``labkit.clients``. Call
 :func:`require_stack` first to get a one-line, fixable error when a service does not answer.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,9 @@ def _delete_prefix(settings: Settings, prefix: str) -> int:
 
     s3 = s3_client(settings)
     deleted = 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket_lake, Prefix=prefix.rstrip("/") + "/"):
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=settings.bucket_lake, Prefix=prefix.rstrip("/") + "/"
+    ):
         keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
         for i in range(0, len(keys), 1000):
             s3.delete_objects(Bucket=settings.bucket_lake, Delete={"Objects": keys[i : i + 1000], "Quiet": True})
@@ -258,6 +261,7 @@ class _Producer:
 
     def send(self, topic, key, value, ok, failed):
         if self.client == "confluent":
+
             def report(err, _msg):
                 (failed if err is not None else ok)(err)
 

@@ -10,6 +10,7 @@ The daily job a monitoring system runs:
    is when a human hears of it: the price of fewer false alarms is this delay).
 3. ``make_alert``: turn an episode into an alert with a severity a runbook can act on.
 """
+
 from __future__ import annotations
 
 import json
@@ -91,7 +92,8 @@ def smooth_scores(daily: pd.DataFrame, window: int = 3, score: str = "psi") -> p
     """Add ``<score>_smooth``: the trailing rolling median per feature (one wild day cannot lift it)."""
     out = daily.sort_values(["feature", "day"]).copy()
     out[f"{score}_smooth"] = out.groupby("feature")[score].transform(
-        lambda s: s.rolling(window, min_periods=1).median())
+        lambda s: s.rolling(window, min_periods=1).median()
+    )
     return out
 
 
@@ -104,8 +106,9 @@ class DriftEpisode:
     days: int
 
 
-def drift_episodes(daily: pd.DataFrame, threshold: float = PSI_MODERATE, min_days: int = 3,
-                   score: str = "psi") -> list[DriftEpisode]:
+def drift_episodes(
+    daily: pd.DataFrame, threshold: float = PSI_MODERATE, min_days: int = 3, score: str = "psi"
+) -> list[DriftEpisode]:
     """Runs of at least ``min_days`` consecutive days with ``score > threshold``, per feature.
 
     ``min_days=1`` is the raw detector (every noisy day alarms); larger values trade a delay of
@@ -129,8 +132,7 @@ def drift_episodes(daily: pd.DataFrame, threshold: float = PSI_MODERATE, min_day
 
 
 def _episode(feature: str, run: list, min_days: int) -> DriftEpisode:
-    return DriftEpisode(feature, run[0][0].date(), run[min_days - 1][0].date(),
-                        float(max(v for _, v in run)), len(run))
+    return DriftEpisode(feature, run[0][0].date(), run[min_days - 1][0].date(), float(max(v for _, v in run)), len(run))
 
 
 @dataclass(frozen=True)
@@ -162,13 +164,25 @@ def make_alert(episode: DriftEpisode, critical_features: Iterable[str] = ()) -> 
     sev = severity_for(episode.peak_score, episode.feature in set(critical_features))
     if sev is None:
         return None
-    action = ("page the on-call: check the upstream source for this feature, compare model "
-              "metrics, consider rollback or retraining" if sev == "critical" else
-              "open a ticket: review the feature's distribution and the model's metrics this week")
-    msg = (f"drift on '{episode.feature}' since {episode.start} (PSI peak {episode.peak_score:.2f}, "
-           f"{episode.days} day(s), confirmed {episode.confirmed_on})")
-    return Alert(sev, episode.feature, episode.start, episode.peak_score, msg, action,
-                 {"confirmed_on": episode.confirmed_on.isoformat(), "days": episode.days})
+    action = (
+        "page the on-call: check the upstream source for this feature, compare model "
+        "metrics, consider rollback or retraining"
+        if sev == "critical"
+        else "open a ticket: review the feature's distribution and the model's metrics this week"
+    )
+    msg = (
+        f"drift on '{episode.feature}' since {episode.start} (PSI peak {episode.peak_score:.2f}, "
+        f"{episode.days} day(s), confirmed {episode.confirmed_on})"
+    )
+    return Alert(
+        sev,
+        episode.feature,
+        episode.start,
+        episode.peak_score,
+        msg,
+        action,
+        {"confirmed_on": episode.confirmed_on.isoformat(), "days": episode.days},
+    )
 
 
 def send_alert(alert: Alert, path: Path | None = None) -> None:

@@ -5,6 +5,7 @@ is built from metrics (``ValueDrift`` per column, or the ``DataDriftPreset``), r
 ``Dataset`` objects (current first, reference second) and returns a snapshot whose ``dict()``
 lists one value per metric.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -12,8 +13,9 @@ from typing import Sequence
 import pandas as pd
 
 
-def evidently_drift(reference: pd.DataFrame, current: pd.DataFrame, columns: Sequence[str],
-                    methods: Sequence[str] = ("psi", "ks")) -> pd.DataFrame:
+def evidently_drift(
+    reference: pd.DataFrame, current: pd.DataFrame, columns: Sequence[str], methods: Sequence[str] = ("psi", "ks")
+) -> pd.DataFrame:
     """One row per (column, method) with Evidently's value (PSI value, or KS p-value)."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import ValueDrift
@@ -28,8 +30,14 @@ def evidently_drift(reference: pd.DataFrame, current: pd.DataFrame, columns: Seq
     rows = []
     for m in snapshot.dict()["metrics"]:
         cfg = m["config"]
-        rows.append({"feature": cfg["column"], "method": cfg["method"], "value": float(m["value"]),
-                     "threshold": cfg.get("threshold")})
+        rows.append(
+            {
+                "feature": cfg["column"],
+                "method": cfg["method"],
+                "value": float(m["value"]),
+                "threshold": cfg.get("threshold"),
+            }
+        )
     return pd.DataFrame(rows)
 
 

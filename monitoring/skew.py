@@ -5,6 +5,7 @@ we recompute the same features the way training data is built: the latest daily 
 before the request time (point in time), and the request-context features from the logged
 request time in UTC. Any feature whose served value differs from its recomputation is skew.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,14 @@ def load_served(path: Path | str) -> pd.DataFrame:
         if not line.strip():
             continue
         doc = json.loads(line)
-        row = {"request_id": doc["request_id"], "user_id": doc["user_id"], "product_id": doc["product_id"],
-               "served_at": doc["served_at"], "degraded": doc["degraded"], **doc["features"]}
+        row = {
+            "request_id": doc["request_id"],
+            "user_id": doc["user_id"],
+            "product_id": doc["product_id"],
+            "served_at": doc["served_at"],
+            "degraded": doc["degraded"],
+            **doc["features"],
+        }
         row.update({f"source:{k}": v for k, v in doc["feature_sources"].items()})
         rows.append(row)
     if not rows:
@@ -38,8 +45,10 @@ def load_served(path: Path | str) -> pd.DataFrame:
 def context_offline(ts: pd.Series) -> pd.DataFrame:
     """Request-context features as training computes them: from the event time, in UTC."""
     t = pd.to_datetime(ts, utc=True)
-    return pd.DataFrame({"hour_of_day": t.dt.hour, "day_of_week": t.dt.weekday,
-                         "is_weekend": (t.dt.weekday >= 5).astype(int)}, index=ts.index)
+    return pd.DataFrame(
+        {"hour_of_day": t.dt.hour, "day_of_week": t.dt.weekday, "is_weekend": (t.dt.weekday >= 5).astype(int)},
+        index=ts.index,
+    )
 
 
 def _asof(served: pd.DataFrame, snapshots: pd.DataFrame, key: str, columns: Iterable[str]) -> pd.DataFrame:
@@ -50,9 +59,14 @@ def _asof(served: pd.DataFrame, snapshots: pd.DataFrame, key: str, columns: Iter
     return joined.set_index("request_id")[list(columns)]
 
 
-def offline_features(served: pd.DataFrame, user_snapshots: pd.DataFrame, product_snapshots: pd.DataFrame,
-                     user_columns: Iterable[str], product_columns: Iterable[str],
-                     defaults: Mapping[str, object] | None = None) -> pd.DataFrame:
+def offline_features(
+    served: pd.DataFrame,
+    user_snapshots: pd.DataFrame,
+    product_snapshots: pd.DataFrame,
+    user_columns: Iterable[str],
+    product_columns: Iterable[str],
+    defaults: Mapping[str, object] | None = None,
+) -> pd.DataFrame:
     """Recompute the served features offline, indexed by request_id.
 
     ``defaults`` fills what the snapshots leave empty (a user who never bought has no average
@@ -71,7 +85,9 @@ def offline_features(served: pd.DataFrame, user_snapshots: pd.DataFrame, product
 
 def _same(a, b, rtol: float) -> bool:
     if a is None or b is None or (isinstance(a, float) and np.isnan(a)) or (isinstance(b, float) and np.isnan(b)):
-        return (a is None or (isinstance(a, float) and np.isnan(a))) and (b is None or (isinstance(b, float) and np.isnan(b)))
+        return (a is None or (isinstance(a, float) and np.isnan(a))) and (
+            b is None or (isinstance(b, float) and np.isnan(b))
+        )
     if isinstance(a, (bool, np.bool_)) or isinstance(b, (bool, np.bool_)):
         return bool(a) == bool(b)
     if isinstance(a, (int, float, np.number)) and isinstance(b, (int, float, np.number)):
@@ -79,17 +95,24 @@ def _same(a, b, rtol: float) -> bool:
     return a == b
 
 
-def skew_report(served: pd.DataFrame, offline: pd.DataFrame, features: Iterable[str],
-                rtol: float = 1e-6) -> pd.DataFrame:
+def skew_report(
+    served: pd.DataFrame, offline: pd.DataFrame, features: Iterable[str], rtol: float = 1e-6
+) -> pd.DataFrame:
     """Per feature: how many requests were compared, how many differ, and one example."""
     s = served.set_index("request_id")
     rows = []
     for feat in features:
         pairs = [(rid, s.at[rid, feat], offline.at[rid, feat]) for rid in s.index if rid in offline.index]
         bad = [(rid, a, b) for rid, a, b in pairs if not _same(a, b, rtol)]
-        rows.append({"feature": feat, "compared": len(pairs), "mismatches": len(bad),
-                     "mismatch_rate": len(bad) / len(pairs) if pairs else np.nan,
-                     "example": f"served {bad[0][1]!r} vs offline {bad[0][2]!r}" if bad else ""})
+        rows.append(
+            {
+                "feature": feat,
+                "compared": len(pairs),
+                "mismatches": len(bad),
+                "mismatch_rate": len(bad) / len(pairs) if pairs else np.nan,
+                "example": f"served {bad[0][1]!r} vs offline {bad[0][2]!r}" if bad else "",
+            }
+        )
     return pd.DataFrame(rows).set_index("feature")
 
 

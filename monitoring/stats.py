@@ -11,6 +11,7 @@ Both compare a *reference* sample (what the model was trained on, or a quiet wee
   size of shift that does not grow with the sample size. Rule of thumb: < 0.1 stable,
   0.1-0.25 moderate shift, > 0.25 major shift.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -95,8 +96,7 @@ def bin_shares(sample, edges: np.ndarray) -> np.ndarray:
     return _floor_empty(np.histogram(x, edges)[0] / x.size)
 
 
-def psi(reference, current, bins: int | str = "sturges", strategy: str = "combined",
-        discrete_max: int = 20) -> float:
+def psi(reference, current, bins: int | str = "sturges", strategy: str = "combined", discrete_max: int = 20) -> float:
     """Population stability index: sum over bins of (ref% - cur%) * ln(ref% / cur%).
 
     A feature with at most ``discrete_max`` distinct reference values (a count, an hour, a flag)

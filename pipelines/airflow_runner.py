@@ -5,6 +5,7 @@ this module only builds its environment (AIRFLOW_HOME under LAB_HOME, the DAG fo
 no telemetry), migrates its SQLite metadata database once, runs ``dags test`` in a subprocess and
 reads the outcome of every task back from that database.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,20 +40,22 @@ def airflow_env(settings: Settings | None = None, retry_delay_s: float | None = 
     s = settings or get_settings()
     home = airflow_home(s)
     env = dict(os.environ)
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
-        "SCARF_ANALYTICS": "false",
-        "DO_NOT_TRACK": "1",
-        "NO_COLOR": "1",
-        # the DAG's tasks run the steps with this stack's settings
-        "LAB_HOME": str(s.home),
-        "LAB_PORT_OFFSET": str(s.port_offset),
-        "LAB_REPO": str(REPO_ROOT),
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+            "SCARF_ANALYTICS": "false",
+            "DO_NOT_TRACK": "1",
+            "NO_COLOR": "1",
+            # the DAG's tasks run the steps with this stack's settings
+            "LAB_HOME": str(s.home),
+            "LAB_PORT_OFFSET": str(s.port_offset),
+            "LAB_REPO": str(REPO_ROOT),
+        }
+    )
     if retry_delay_s is not None:
         env["LAB_AIRFLOW_RETRY_DELAY_S"] = str(retry_delay_s)
     # The airflow venv must not see the main venv's packages.
@@ -73,8 +76,13 @@ def ensure_db(settings: Settings | None = None) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     stamp = home / ".migrated"
     if not stamp.exists() or not (home / "airflow.db").exists():
-        r = subprocess.run([str(airflow_bin()), "db", "migrate"], env=airflow_env(settings),
-                           capture_output=True, text=True, timeout=600)
+        r = subprocess.run(
+            [str(airflow_bin()), "db", "migrate"],
+            env=airflow_env(settings),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if r.returncode != 0:
             raise RuntimeError(f"`airflow db migrate` failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
         stamp.touch()
@@ -110,8 +118,9 @@ def _task_states(db: Path, run_id: str) -> dict[str, dict]:
     return {t: {"state": s, "try_number": n} for t, s, n in rows}
 
 
-def dags_test(logical_date: str, settings: Settings | None = None, retry_delay_s: float = 1.0,
-              timeout_s: float = 1200) -> DagTestResult:
+def dags_test(
+    logical_date: str, settings: Settings | None = None, retry_delay_s: float = 1.0, timeout_s: float = 1200
+) -> DagTestResult:
     """Run ``airflow dags test user_features_daily <logical_date>``: one real DAG run, in order,
     with retries, in this machine's processes (no scheduler). The run builds the day BEFORE the
     logical date, as the 02:00 schedule does."""
@@ -120,11 +129,16 @@ def dags_test(logical_date: str, settings: Settings | None = None, retry_delay_s
     log = airflow_home(s) / f"dags-test-{logical_date}.log"
     t0 = time.perf_counter()
     with log.open("w") as fh:
-        r = subprocess.run([str(airflow_bin()), "dags", "test", DAG_ID, logical_date],
-                           env=airflow_env(s, retry_delay_s), stdout=fh, stderr=subprocess.STDOUT,
-                           timeout=timeout_s, cwd=str(REPO_ROOT))
+        r = subprocess.run(
+            [str(airflow_bin()), "dags", "test", DAG_ID, logical_date],
+            env=airflow_env(s, retry_delay_s),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            timeout=timeout_s,
+            cwd=str(REPO_ROOT),
+        )
     text = re.sub(r"\x1b\[[0-9;]*m", "", log.read_text(errors="replace"))  # drop terminal colours
     m = re.findall(r"DagRun Finished: dag_id=\S+, logical_date=.*?, run_id=([^,]+),.*?state=(\w+)", text)
-    run_id, state = (m[-1] if m else (None, None))
+    run_id, state = m[-1] if m else (None, None)
     tasks = _task_states(db, run_id) if run_id else {}
     return DagTestResult(logical_date, r.returncode, run_id, state, tasks, time.perf_counter() - t0, log)

@@ -6,6 +6,7 @@
 
 Exit codes: 0 ok, 1 failed (retry may help), 3 validation failed (the data is bad: do not retry).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -5,6 +5,7 @@ next ``times`` attempts of that step for that day raise :class:`TransientFailure
 marker is gone and the step works. A file (not a variable) because Airflow retries a task in
 a fresh process.
 """
+
 from __future__ import annotations
 
 import datetime as dt

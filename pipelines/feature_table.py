@@ -5,6 +5,7 @@ commit (Delta's replaceWhere, ``predicate=`` in the ``deltalake`` package). Re-r
 or a whole backfill, replaces rows and never duplicates them; readers see either the old
 day or the new one, never a mix. Every commit stays readable by version (time travel).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,8 +46,14 @@ def publish_day(features: pa.Table, day: dt.date, settings: Settings | None = No
     if not DeltaTable.is_deltatable(uri, storage_options=opts):
         write_deltalake(uri, features, mode="append", partition_by=[PARTITION], storage_options=opts)
     else:
-        write_deltalake(uri, features, mode="overwrite", predicate=f"{PARTITION} = '{day.isoformat()}'",
-                        partition_by=[PARTITION], storage_options=opts)
+        write_deltalake(
+            uri,
+            features,
+            mode="overwrite",
+            predicate=f"{PARTITION} = '{day.isoformat()}'",
+            partition_by=[PARTITION],
+            storage_options=opts,
+        )
     return DeltaTable(uri, storage_options=opts).version()
 
 

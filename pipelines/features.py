@@ -8,6 +8,7 @@ midnight UTC) and uses only events strictly before that instant: point-in-time c
 
 The same code computes one day or a whole backfill range in one pass.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,16 +21,31 @@ WINDOW_DAYS = {"1d": 1, "7d": 7, "30d": 30}
 LOOKBACK_DAYS = max(WINDOW_DAYS.values())
 EVENT_TYPES = ("view", "click", "add_to_cart", "purchase")
 MAX_VALID_PRICE = 100_000.0
-FEATURE_INPUTS = ("user_id", "event_ts", "event_type", "amount", "category")  # a price at or above this is a data error, not a sale
+FEATURE_INPUTS = (
+    "user_id",
+    "event_ts",
+    "event_type",
+    "amount",
+    "category",
+)  # a price at or above this is a data error, not a sale
 
 # The feature table's columns, in order (matches data_generators/SCHEMA.md user_features,
 # plus feature_date, the table's partition column).
 FEATURE_COLUMNS = [
-    "user_id", "event_timestamp", "created",
-    "purchases_1d", "purchases_7d", "purchases_30d",
-    "purchase_amount_7d", "avg_purchase_value_30d",
-    "views_1d", "clicks_1d", "add_to_cart_7d", "ctr_7d",
-    "days_since_last_purchase", "favourite_category_30d",
+    "user_id",
+    "event_timestamp",
+    "created",
+    "purchases_1d",
+    "purchases_7d",
+    "purchases_30d",
+    "purchase_amount_7d",
+    "avg_purchase_value_30d",
+    "views_1d",
+    "clicks_1d",
+    "add_to_cart_7d",
+    "ctr_7d",
+    "days_since_last_purchase",
+    "favourite_category_30d",
     "feature_date",
 ]
 
@@ -64,7 +80,9 @@ def daily_tiles(events: DataFrame) -> tuple[DataFrame, DataFrame]:
     interest = (
         e.where((is_type["purchase"] | is_type["view"]) & F.col("category").isNotNull())
         .groupBy("user_id", "day", "category")
-        .agg(F.sum(is_type["purchase"].cast("long")).alias("bought"), F.sum(is_type["view"].cast("long")).alias("viewed"))
+        .agg(
+            F.sum(is_type["purchase"].cast("long")).alias("bought"), F.sum(is_type["view"].cast("long")).alias("viewed")
+        )
     )
     return tiles, interest
 
@@ -111,8 +129,16 @@ def window_features(events: DataFrame, start: dt.date, end: dt.date | None = Non
         agg.withColumn("event_timestamp", snapshot)
         .withColumn("purchase_amount_7d", F.coalesce(F.col("_amount_7d"), F.lit(0.0)))
         # a mean over 30 days = 30-day sum / 30-day count; NaN (not 0) when there was no purchase
-        .withColumn("avg_purchase_value_30d", F.when(F.col("_amount_n_30d") > 0, F.col("_amount_30d") / F.col("_amount_n_30d")).otherwise(F.lit(float("nan"))))
-        .withColumn("ctr_7d", F.when(F.col("_views_7d") > 0, F.col("_clicks_7d") / F.col("_views_7d")).otherwise(F.lit(float("nan"))))
+        .withColumn(
+            "avg_purchase_value_30d",
+            F.when(F.col("_amount_n_30d") > 0, F.col("_amount_30d") / F.col("_amount_n_30d")).otherwise(
+                F.lit(float("nan"))
+            ),
+        )
+        .withColumn(
+            "ctr_7d",
+            F.when(F.col("_views_7d") > 0, F.col("_clicks_7d") / F.col("_views_7d")).otherwise(F.lit(float("nan"))),
+        )
         .withColumn(
             "days_since_last_purchase",
             F.when(
@@ -126,7 +152,8 @@ def window_features(events: DataFrame, start: dt.date, end: dt.date | None = Non
     order = [F.desc("bought"), F.desc("viewed"), F.asc("category")]
     fav = (
         _spread(interest, start, end)
-        .groupBy("user_id", "feature_day", "category").agg(F.sum("bought").alias("bought"), F.sum("viewed").alias("viewed"))
+        .groupBy("user_id", "feature_day", "category")
+        .agg(F.sum("bought").alias("bought"), F.sum("viewed").alias("viewed"))
         .withColumn("rank", F.row_number().over(Window.partitionBy("user_id", "feature_day").orderBy(*order)))
         .where(F.col("rank") == 1)
         .select("user_id", "feature_day", F.col("category").alias("favourite_category_30d"))

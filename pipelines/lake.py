@@ -7,6 +7,7 @@ default mode *stages* the partitions a job needs: it copies them to a local fold
 ``LAB_LAKE_READ_MODE=s3a`` and the same job reads the bucket directly. Either way the job asks
 for a root and a date range, and Spark prunes partitions on ``dt``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,8 +42,13 @@ class StageReport:
     missing_days: list[str]
 
 
-def stage_partitions(first: dt.date, last: dt.date, settings: Settings | None = None,
-                     prefix: str = RAW_EVENTS_PREFIX, dest: Path | None = None) -> StageReport:
+def stage_partitions(
+    first: dt.date,
+    last: dt.date,
+    settings: Settings | None = None,
+    prefix: str = RAW_EVENTS_PREFIX,
+    dest: Path | None = None,
+) -> StageReport:
     """Mirror the ``dt=`` partitions first..last of ``s3://<lake>/<prefix>`` into a local folder.
 
     A file already staged with the same size and modification time is kept; files gone from S3 are removed locally
@@ -66,12 +72,21 @@ def stage_partitions(first: dt.date, last: dt.date, settings: Settings | None = 
         src_dir = f"{s.bucket_lake}/{prefix}/{part}"
         info = s3.get_file_info(pafs.FileSelector(src_dir, recursive=True, allow_not_found=True))
         # (size, mtime) identifies a version of an object: a rewritten partition gets a new mtime
-        remote = {i.path[len(src_dir) + 1:]: (i.size, int(i.mtime.timestamp())) for i in info if i.type == pafs.FileType.File}
+        remote = {
+            i.path[len(src_dir) + 1 :]: (i.size, int(i.mtime.timestamp())) for i in info if i.type == pafs.FileType.File
+        }
         if not remote:
             missing.append(day.isoformat())
         local_dir = dest / part
-        existing = ({str(p.relative_to(local_dir)): (p.stat().st_size, int(p.stat().st_mtime))
-                     for p in local_dir.rglob("*") if p.is_file()} if local_dir.exists() else {})
+        existing = (
+            {
+                str(p.relative_to(local_dir)): (p.stat().st_size, int(p.stat().st_mtime))
+                for p in local_dir.rglob("*")
+                if p.is_file()
+            }
+            if local_dir.exists()
+            else {}
+        )
         for rel in set(existing) - set(remote):
             (local_dir / rel).unlink()
             removed += 1
@@ -87,8 +102,9 @@ def stage_partitions(first: dt.date, last: dt.date, settings: Settings | None = 
             tmp.replace(target)  # atomic: a reader never sees half a file
             copied += 1
             nbytes += size
-    return StageReport(dest, [d.isoformat() for d in days], total, copied, removed, nbytes,
-                       time.perf_counter() - t0, missing)
+    return StageReport(
+        dest, [d.isoformat() for d in days], total, copied, removed, nbytes, time.perf_counter() - t0, missing
+    )
 
 
 def lake_root_for_spark(settings: Settings | None = None, prefix: str = RAW_EVENTS_PREFIX) -> str:
@@ -111,8 +127,9 @@ def s3a_conf(settings: Settings | None = None) -> dict[str, str]:
     }
 
 
-def read_raw_events(spark, first: dt.date, last: dt.date, settings: Settings | None = None,
-                    prefix: str = RAW_EVENTS_PREFIX):
+def read_raw_events(
+    spark, first: dt.date, last: dt.date, settings: Settings | None = None, prefix: str = RAW_EVENTS_PREFIX
+):
     """The raw events of days first..last as a Spark DataFrame (partition-pruned on ``dt``).
 
     In ``stage`` mode the caller must have staged the days first (:func:`stage_partitions`).

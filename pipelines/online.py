@@ -6,6 +6,7 @@ online reads go through the same definitions as everything else. When no such fe
 exists (a repo without it, or no repo at all), :func:`write_redis_fallback` writes plain Redis
 hashes under a clearly separate key prefix, and the returned dict says which path ran.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +18,17 @@ from labkit.settings import Settings, get_settings
 FEATURE_VIEW = "user_stats"  # the feature view the pipeline feeds (feature_repo/definitions.py)
 FALLBACK_PREFIX = "pipelines:user_daily"
 VALUE_COLUMNS = [
-    "purchases_1d", "purchases_7d", "purchases_30d", "purchase_amount_7d", "avg_purchase_value_30d",
-    "views_1d", "clicks_1d", "add_to_cart_7d", "ctr_7d", "days_since_last_purchase", "favourite_category_30d",
+    "purchases_1d",
+    "purchases_7d",
+    "purchases_30d",
+    "purchase_amount_7d",
+    "avg_purchase_value_30d",
+    "views_1d",
+    "clicks_1d",
+    "add_to_cart_7d",
+    "ctr_7d",
+    "days_since_last_purchase",
+    "favourite_category_30d",
 ]
 
 

@@ -1,5 +1,6 @@
 """A deliberately plain pandas version of :mod:`pipelines.features`: one day at a time, by
 filtering the events of each window. Slow, obvious, and therefore a good test oracle."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,15 +46,21 @@ def user_features_pandas(events: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     put("clicks_1d", count(w1, "click"), 0)
     put("add_to_cart_7d", count(w7, "add_to_cart"), 0)
     views7, clicks7 = count(w7, "view"), count(w7, "click")
-    ctr = (clicks7.reindex(views7.index, fill_value=0) / views7)
+    ctr = clicks7.reindex(views7.index, fill_value=0) / views7
     put("ctr_7d", ctr, np.nan)
     last = p30.groupby("user_id")["event_ts"].max()
     put("days_since_last_purchase", (snapshot - last).dt.total_seconds() / 86_400, np.nan)
     interest = w30[w30["event_type"].isin(["purchase", "view"]) & w30["category"].notna()]
-    counts = (interest.assign(bought=interest["event_type"].eq("purchase"), viewed=interest["event_type"].eq("view"))
-              .groupby(["user_id", "category"])[["bought", "viewed"]].sum().reset_index())
+    counts = (
+        interest.assign(bought=interest["event_type"].eq("purchase"), viewed=interest["event_type"].eq("view"))
+        .groupby(["user_id", "category"])[["bought", "viewed"]]
+        .sum()
+        .reset_index()
+    )
     counts = counts.sort_values(["user_id", "bought", "viewed", "category"], ascending=[True, False, False, True])
-    out["favourite_category_30d"] = out["user_id"].map(counts.drop_duplicates("user_id").set_index("user_id")["category"])
+    out["favourite_category_30d"] = out["user_id"].map(
+        counts.drop_duplicates("user_id").set_index("user_id")["category"]
+    )
     for c in ("purchases_1d", "purchases_7d", "purchases_30d", "views_1d", "clicks_1d", "add_to_cart_7d"):
         out[c] = out[c].astype("int64")
     out["event_timestamp"] = snapshot

@@ -8,6 +8,7 @@ database, logs) under ``<LAB_HOME>/prefect`` and turns its telemetry off; it mus
 Retries: every step that talks to storage retries (a flaky network heals); the validation
 steps never do (bad data stays bad: a retry only delays the failure).
 """
+
 from __future__ import annotations
 
 import os

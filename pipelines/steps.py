@@ -4,6 +4,7 @@ Each step reads its input from and writes its output to durable storage (the sta
 the day's work folder under LAB_HOME, the Delta table, the online store), so any step can run
 in a separate process, be retried alone, and be re-run without side effects piling up.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -81,9 +82,17 @@ def extract(day: dt.date | str, settings: Settings | None = None) -> dict[str, A
             f"the raw lake has no partition dt={day} under {s.lake_uri(lake.RAW_EVENTS_PREFIX)}: "
             "write the world to the lake first (`make data`) or pick a day inside the simulated window"
         )
-    return {"step": "extract", "day": day.isoformat(), "mode": "stage", "files": rep.files_total,
-            "copied": rep.files_copied, "removed": rep.files_removed, "bytes_copied": rep.bytes_copied,
-            "seconds": round(rep.seconds, 3), "missing_days": rep.missing_days}
+    return {
+        "step": "extract",
+        "day": day.isoformat(),
+        "mode": "stage",
+        "files": rep.files_total,
+        "copied": rep.files_copied,
+        "removed": rep.files_removed,
+        "bytes_copied": rep.bytes_copied,
+        "seconds": round(rep.seconds, 3),
+        "missing_days": rep.missing_days,
+    }
 
 
 def read_input_day(day: dt.date, settings: Settings | None = None) -> pd.DataFrame:
@@ -107,7 +116,9 @@ def validate_input(day: dt.date | str, settings: Settings | None = None) -> dict
     day, s = as_date(day), settings or get_settings()
     maybe_fail("validate_input", day, s)
     raw = read_input_day(day, s)
-    summary = validate_frame(raw, "raw_events", f"raw events of {day}", report_path=work_dir(day, s) / "validate_input.json")
+    summary = validate_frame(
+        raw, "raw_events", f"raw events of {day}", report_path=work_dir(day, s) / "validate_input.json"
+    )
     return {"step": "validate_input", "day": day.isoformat(), "rows": len(raw), **summary}
 
 
@@ -127,8 +138,13 @@ def compute(day: dt.date | str, settings: Settings | None = None, spark=None) ->
     tmp = out.with_name(".features.parquet.tmp")
     pq.write_table(table, tmp)
     tmp.replace(out)
-    return {"step": "compute", "day": day.isoformat(), "rows": table.num_rows, "path": str(out),
-            "seconds": round(time.perf_counter() - t0, 3)}
+    return {
+        "step": "compute",
+        "day": day.isoformat(),
+        "rows": table.num_rows,
+        "path": str(out),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
 
 
 def load_features(day: dt.date, settings: Settings | None = None):
@@ -146,7 +162,9 @@ def validate_features(day: dt.date | str, settings: Settings | None = None) -> d
     day, s = as_date(day), settings or get_settings()
     maybe_fail("validate_features", day, s)
     df = load_features(day, s).to_pandas()
-    summary = validate_frame(df, "user_features", f"user features of {day}", report_path=work_dir(day, s) / "validate_features.json")
+    summary = validate_frame(
+        df, "user_features", f"user features of {day}", report_path=work_dir(day, s) / "validate_features.json"
+    )
     return {"step": "validate_features", "day": day.isoformat(), "rows": len(df), **summary}
 
 
@@ -160,7 +178,13 @@ def publish(day: dt.date | str, settings: Settings | None = None) -> dict[str, A
         raise RuntimeError(f"refusing to publish {day}: its features were not validated successfully (see {ok})")
     table = load_features(day, s)
     version = publish_day(table, day, s)
-    return {"step": "publish", "day": day.isoformat(), "rows": table.num_rows, "table": feature_table_uri(s), "version": version}
+    return {
+        "step": "publish",
+        "day": day.isoformat(),
+        "rows": table.num_rows,
+        "table": feature_table_uri(s),
+        "version": version,
+    }
 
 
 def materialize(day: dt.date | str, settings: Settings | None = None) -> dict[str, Any]:
@@ -171,14 +195,20 @@ def materialize(day: dt.date | str, settings: Settings | None = None) -> dict[st
     maybe_fail("materialize", day, s)
     df = read_day(day, s)
     if df.empty:
-        raise RuntimeError(f"nothing to materialize for {day}: the Delta table has no rows for that day; run publish first")
+        raise RuntimeError(
+            f"nothing to materialize for {day}: the Delta table has no rows for that day; run publish first"
+        )
     info = write_online(df, s)
     return {"step": "materialize", "day": day.isoformat(), "rows": len(df), **info}
 
 
 STEP_FUNCTIONS = {
-    "extract": extract, "validate_input": validate_input, "compute": compute,
-    "validate_features": validate_features, "publish": publish, "materialize": materialize,
+    "extract": extract,
+    "validate_input": validate_input,
+    "compute": compute,
+    "validate_features": validate_features,
+    "publish": publish,
+    "materialize": materialize,
 }
 
 
@@ -192,7 +222,9 @@ def run_day(day: dt.date | str, settings: Settings | None = None, spark=None) ->
     return out
 
 
-def backfill(start: dt.date | str, end: dt.date | str, settings: Settings | None = None, spark=None) -> list[list[dict[str, Any]]]:
+def backfill(
+    start: dt.date | str, end: dt.date | str, settings: Settings | None = None, spark=None
+) -> list[list[dict[str, Any]]]:
     """Run every day in [start, end]; each day replaces its own output, so re-running is safe."""
     start, end = as_date(start), as_date(end)
     if end < start:

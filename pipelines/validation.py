@@ -5,6 +5,7 @@ computed from it, and ``user_features`` checks the output before it is published
 raises :class:`ValidationFailed`, whose message is a readable report (which expectation, which
 column, what was observed, a few offending values), and the full result is kept as JSON.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,10 @@ class ValidationFailed(RuntimeError):
         lines = [f"Validation FAILED: suite {self.suite!r} on {self.label}: {len(self.failures)} expectation(s) broken"]
         for f in self.failures:
             lines.append(f"  - {f['expectation']}({f['column']}, {f['bounds']}): {f['observed']}")
-        lines.append("The run stops here: nothing was published or materialized. Inspect the batch, fix or "
-                     "quarantine it, then re-run the day.")
+        lines.append(
+            "The run stops here: nothing was published or materialized. Inspect the batch, fix or "
+            "quarantine it, then re-run the day."
+        )
         return "\n".join(lines)
 
 
@@ -58,7 +61,9 @@ class FeatureBounds:
     avg_value_mean_min: float = 1.0
     avg_value_mean_max: float = 1_000.0
     ctr_max: float = 50.0  # clicks can follow a view in another session; a huge ratio is a bug
-    counts: tuple[str, ...] = field(default=("purchases_1d", "purchases_7d", "purchases_30d", "views_1d", "clicks_1d", "add_to_cart_7d"))
+    counts: tuple[str, ...] = field(
+        default=("purchases_1d", "purchases_7d", "purchases_30d", "views_1d", "clicks_1d", "add_to_cart_7d")
+    )
 
 
 def raw_events_expectations(b: RawBounds = RawBounds()) -> list:
@@ -87,7 +92,9 @@ def user_features_expectations(b: FeatureBounds = FeatureBounds()) -> list:
         E.ExpectColumnValuesToBeUnique(column="user_id"),
         E.ExpectColumnValuesToBeBetween(column="purchase_amount_7d", min_value=0.0, max_value=b.amount_7d_max),
         E.ExpectColumnValuesToBeBetween(column="avg_purchase_value_30d", min_value=0.0),
-        E.ExpectColumnMeanToBeBetween(column="avg_purchase_value_30d", min_value=b.avg_value_mean_min, max_value=b.avg_value_mean_max),
+        E.ExpectColumnMeanToBeBetween(
+            column="avg_purchase_value_30d", min_value=b.avg_value_mean_min, max_value=b.avg_value_mean_max
+        ),
         E.ExpectColumnValuesToBeBetween(column="ctr_7d", min_value=0.0, max_value=b.ctr_max),
         E.ExpectColumnValuesToBeBetween(column="days_since_last_purchase", min_value=0.0, max_value=31.0),
     ]
@@ -125,8 +132,14 @@ def _describe(er) -> dict[str, Any]:
     return {"expectation": cfg.type, "column": cfg.kwargs.get("column"), "bounds": kw, "observed": observed}
 
 
-def validate_frame(df: pd.DataFrame, suite: str, label: str, expectations: list | None = None,
-                   report_path: Path | None = None, raise_on_failure: bool = True) -> dict[str, Any]:
+def validate_frame(
+    df: pd.DataFrame,
+    suite: str,
+    label: str,
+    expectations: list | None = None,
+    report_path: Path | None = None,
+    raise_on_failure: bool = True,
+) -> dict[str, Any]:
     """Validate ``df`` against a named suite (or explicit ``expectations``).
 
     Returns a summary dict ``{"success", "suite", "label", "evaluated", "failures"}``; with
@@ -135,8 +148,18 @@ def validate_frame(df: pd.DataFrame, suite: str, label: str, expectations: list 
     import great_expectations as gx
 
     if df.empty:
-        raise ValidationFailed(suite, label, [{"expectation": "non_empty_batch", "column": None, "bounds": {},
-                                                "observed": "the batch has no rows: is the day's partition missing?"}])
+        raise ValidationFailed(
+            suite,
+            label,
+            [
+                {
+                    "expectation": "non_empty_batch",
+                    "column": None,
+                    "bounds": {},
+                    "observed": "the batch has no rows: is the day's partition missing?",
+                }
+            ],
+        )
     if expectations is None:
         if suite not in SUITES:
             raise ValueError(f"unknown suite {suite!r}: use one of {sorted(SUITES)} or pass expectations=[...]")
@@ -153,8 +176,13 @@ def validate_frame(df: pd.DataFrame, suite: str, label: str, expectations: list 
         gx_suite.add_expectation(e)
     result = batch.validate(gx_suite)
     failures = [_describe(er) for er in result.results if not er.success]
-    summary = {"success": bool(result.success), "suite": suite, "label": label,
-               "evaluated": len(result.results), "failures": failures}
+    summary = {
+        "success": bool(result.success),
+        "suite": suite,
+        "label": label,
+        "evaluated": len(result.results),
+        "failures": failures,
+    }
     if report_path is not None:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(json.dumps({**summary, "gx_result": result.to_json_dict()}, indent=2, default=str))

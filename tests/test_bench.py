@@ -1,4 +1,5 @@
 """`labkit bench`: the framework with fake benchmark modules, then the real round-trip benchmark."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ from labkit.settings import REPO_ROOT, load_settings
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-GOOD = '''
+GOOD = """
 from __future__ import annotations
 from dataclasses import dataclass
 
@@ -32,28 +33,28 @@ def run(report, quick=False):
     ax.plot([1, 2, 3], [3, 1, 2])
     report.add_figure("A line: going somewhere", fig)
     report.record("fake.p50_ms", Sample(0.123456).ms, "ms", batch=10)
-'''
+"""
 
-FAILING = '''
+FAILING = """
 TITLE = "A fake benchmark that breaks"
 
 def run(report, quick=False):
     report.add_text("started")
     raise RuntimeError("the fake service is down")
-'''
+"""
 
-EXITING = '''
+EXITING = """
 TITLE = "Calls sys.exit"
 
 def run(report, quick=False):
     import sys
     sys.exit(3)
-'''
+"""
 
-NO_TITLE = '''
+NO_TITLE = """
 def run(report, quick=False):
     pass
-'''
+"""
 
 
 def write_benchmarks(directory: Path, **modules: str) -> Path:
@@ -83,9 +84,18 @@ def test_report_figure_and_results_are_written(tmp_path, settings, capsys):
     out = settings.home / "bench"
     report = (out / "report.md").read_text()
     assert report.startswith("# mlinfra-lab benchmarks")
-    for expected in ("quick run", "cores", "memory", "| stack |", settings.kafka_bootstrap,
-                     "## A fake benchmark that works", "Some *markdown* about the quick=True",
-                     "| op | p50 ms | n | extra |", "| a\\|b | 0.123 | 3 |  |", "| c | 1234 |  | True |"):
+    for expected in (
+        "quick run",
+        "cores",
+        "memory",
+        "| stack |",
+        settings.kafka_bootstrap,
+        "## A fake benchmark that works",
+        "Some *markdown* about the quick=True",
+        "| op | p50 ms | n | extra |",
+        "| a\\|b | 0.123 | 3 |  |",
+        "| c | 1234 |  | True |",
+    ):
         assert expected in report, expected
 
     pngs = sorted(out.glob("*.png"))
@@ -121,8 +131,12 @@ def test_only_list_and_bad_arguments(tmp_path, settings, capsys):
     report = (settings.home / "bench" / "report.md").read_text()
     assert "A fake benchmark that works" in report and "breaks" not in report
     # The file name works too, and a second run replaces the first run's plots.
-    assert bench.cmd_bench(["--only", "bench_one.py", "--out", str(tmp_path / "o")], settings=settings,
-                           bench_dir=bench_dir) == 0
+    assert (
+        bench.cmd_bench(
+            ["--only", "bench_one.py", "--out", str(tmp_path / "o")], settings=settings, bench_dir=bench_dir
+        )
+        == 0
+    )
     assert len(list((tmp_path / "o").glob("one-*.png"))) == 1
 
     capsys.readouterr()
@@ -147,12 +161,20 @@ def test_the_lab_ships_the_roundtrip_benchmark():
 @pytest.mark.stack
 def test_stack_roundtrip_quick_against_the_test_stack(lab_settings, tmp_path):
     path = REPO_ROOT / "benchmarks" / "bench_stack_roundtrip.py"
-    report_path, (outcome,) = bench.run_benchmarks({"stack_roundtrip": path}, lab_settings, tmp_path, quick=True,
-                                                   say=lambda *_: None)
+    report_path, (outcome,) = bench.run_benchmarks(
+        {"stack_roundtrip": path}, lab_settings, tmp_path, quick=True, say=lambda *_: None
+    )
     assert outcome.ok, outcome.error
     report = report_path.read_text()
-    operations = ["Redis SET", "Redis GET", "Kafka produce, acks=all", "Kafka produce→consume",
-                  "Kafka produce→consume, fetch wait 500 ms", "S3 PUT 1 KiB", "S3 GET 1 KiB"]
+    operations = [
+        "Redis SET",
+        "Redis GET",
+        "Kafka produce, acks=all",
+        "Kafka produce→consume",
+        "Kafka produce→consume, fetch wait 500 ms",
+        "S3 PUT 1 KiB",
+        "S3 GET 1 KiB",
+    ]
     for op in operations:
         assert f"| {op} |" in report, op
     assert [p.name for p in tmp_path.glob("*.png")] == [outcome.section.figures[0].name]

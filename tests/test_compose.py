@@ -4,6 +4,7 @@ Each property is a `problems_*` function returning what is wrong (an empty list 
 well). The tests run them on the real files, and on deliberately broken in-memory copies to
 prove that each check can fail.
 """
+
 from __future__ import annotations
 
 import copy
@@ -112,9 +113,7 @@ def endpoints(model: dict) -> dict[str, str]:
     """What the Docker stack publishes, in the same shape as the settings' endpoints."""
     svcs = model["services"]
     kafka_env = svcs["kafka"]["environment"]
-    advertised = dict(
-        item.split("://", 1) for item in str(kafka_env["KAFKA_ADVERTISED_LISTENERS"]).split(",")
-    )
+    advertised = dict(item.split("://", 1) for item in str(kafka_env["KAFKA_ADVERTISED_LISTENERS"]).split(","))
     kafka_pub = compose.published_ports(svcs["kafka"])
     host_listener_port = int(
         next(l for l in str(kafka_env["KAFKA_LISTENERS"]).split(",") if l.startswith("HOST://")).rsplit(":", 1)[1]
@@ -277,7 +276,12 @@ def test_checks_catch_broken_copies():
     assert problems_init_job(bad)
 
     docs = raw()
-    for broken_image in ("redis:latest", "${LAB_REDIS_IMAGE:-redis}", "redis:7.4.11", "${LAB_REDIS_IMAGE:-redis:latest}"):
+    for broken_image in (
+        "redis:latest",
+        "${LAB_REDIS_IMAGE:-redis}",
+        "redis:7.4.11",
+        "${LAB_REDIS_IMAGE:-redis:latest}",
+    ):
         bad_docs = copy.deepcopy(docs)
         bad_docs[0]["services"]["redis"]["image"] = broken_image
         assert problems_images(bad_docs), broken_image
@@ -403,7 +407,9 @@ def test_seaweedfs_init_job_and_healthcheck_work_against_a_real_s3(lab_settings)
         server_env = {k: str(v) for k, v in server["environment"].items()}
         ok = subprocess.run(["/bin/sh", "-c", check], env=server_env, timeout=30)
         assert ok.returncode == 0
-        wrong = subprocess.run(["/bin/sh", "-c", check], env={**server_env, "AWS_SECRET_ACCESS_KEY": "wrong-secret"}, timeout=30)
+        wrong = subprocess.run(
+            ["/bin/sh", "-c", check], env={**server_env, "AWS_SECRET_ACCESS_KEY": "wrong-secret"}, timeout=30
+        )
         assert wrong.returncode != 0, "the healthcheck must fail with wrong credentials"
     finally:
         for b in buckets:

@@ -10,6 +10,7 @@ Schedule: 02:00 UTC every day, for the day that just ended (late events arrive u
 hours after midnight). No catch-up: missed days are re-run on purpose, with a backfill.
 Retries: storage-facing steps retry; validation never does (bad data stays bad).
 """
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """Fixtures for the data generator tests: one small world per session, in a temporary folder
 (never the learner's LAB_HOME), generated through the public ``ensure_world`` API."""
+
 from __future__ import annotations
 
 import pytest

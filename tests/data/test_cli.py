@@ -1,4 +1,5 @@
 """`labdata`: argument errors are one line, exit 2, and write nothing; generate/info work."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Same seed, same bytes; small scale generates fast."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """ensure_world: loads what matches, regenerates what does not, never leaves a partial world."""
+
 from __future__ import annotations
 
 import json

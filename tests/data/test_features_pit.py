@@ -1,5 +1,6 @@
 """user_features / product_features are point-in-time correct: each snapshot equals a
 brute-force recomputation from the events strictly before its event_timestamp."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -71,7 +72,11 @@ def test_user_features_match_brute_force(world):
             if isinstance(value, str) or value is None:
                 assert got == value, (row.user_id, row.event_timestamp, col, got, value)
             else:
-                assert got == pytest.approx(value, rel=1e-6, abs=1e-6, nan_ok=True), (row.user_id, row.event_timestamp, col)
+                assert got == pytest.approx(value, rel=1e-6, abs=1e-6, nan_ok=True), (
+                    row.user_id,
+                    row.event_timestamp,
+                    col,
+                )
 
 
 def test_an_event_at_the_snapshot_time_does_not_count(world):

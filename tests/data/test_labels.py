@@ -1,5 +1,6 @@
 """The label depends on past behaviour: point-in-time features beat chance on a later time
 split, and leaked features look far too good. This is notebook 02's lesson."""
+
 from __future__ import annotations
 
 import numpy as np

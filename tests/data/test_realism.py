@@ -1,5 +1,6 @@
 """The world looks like e-commerce: a funnel, a heavy tail, daily and weekly cycles,
 category affinity and price sensitivity."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The Kafka replay's records, without a broker: arrival order, keys, JSON form, malformed mix."""
+
 from __future__ import annotations
 
 import json

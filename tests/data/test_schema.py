@@ -1,4 +1,5 @@
 """The files match the contract in data_generators/SCHEMA.md: tables, columns, dtypes, UTC."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """What ground_truth.json says was injected is exactly what is in the data."""
+
 from __future__ import annotations
 
 import json

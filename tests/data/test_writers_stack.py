@@ -1,4 +1,5 @@
 """Writers against the test stack: S3 raw-lake layout, Delta read-back, Kafka replay counts."""
+
 from __future__ import annotations
 
 import json

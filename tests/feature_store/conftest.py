@@ -1,4 +1,5 @@
 """Shared fixtures of the feature-store tests: a tiny hand-made snapshot table, and the stack store."""
+
 from __future__ import annotations
 
 import sys
@@ -19,7 +20,9 @@ def snapshots() -> pd.DataFrame:
     day = pd.Timestamp("2026-01-06", tz="UTC")
     rows = []
     for d in range(4):
-        rows.append({"user_id": 1, "event_timestamp": day + pd.Timedelta(days=d), "purchases_7d": 10 + d, "cat": f"c{d}"})
+        rows.append(
+            {"user_id": 1, "event_timestamp": day + pd.Timedelta(days=d), "purchases_7d": 10 + d, "cat": f"c{d}"}
+        )
     for d in range(2):
         rows.append({"user_id": 2, "event_timestamp": day + pd.Timedelta(days=d), "purchases_7d": 20 + d, "cat": None})
     df = pd.DataFrame(rows)

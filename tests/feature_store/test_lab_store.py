@@ -1,4 +1,5 @@
 """Per-stack configuration: every path and endpoint from the settings, nothing hard-coded."""
+
 from __future__ import annotations
 
 import types
@@ -29,11 +30,14 @@ def test_yaml_is_rewritten_only_when_it_changes(tmp_path):
     assert lab_store.write_feature_store_yaml(s).stat().st_mtime_ns == mtime
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("redis://10.0.0.5:7000/3", "10.0.0.5:7000,db=3"),
-    ("redis://:s3cret@cache:6380/0", "cache:6380,db=0,password=s3cret"),
-    ("rediss://cache.example:6390", "cache.example:6390,db=0,ssl=true"),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("redis://10.0.0.5:7000/3", "10.0.0.5:7000,db=3"),
+        ("redis://:s3cret@cache:6380/0", "cache:6380,db=0,password=s3cret"),
+        ("rediss://cache.example:6390", "cache.example:6390,db=0,ssl=true"),
+    ],
+)
 def test_redis_connection_string_from_url(tmp_path, url, expected):
     assert lab_store.redis_connection_string(settings_for(tmp_path, LAB_REDIS_URL=url)) == expected
 
@@ -69,7 +73,10 @@ def test_definitions_follow_the_settings(tmp_path):
     assert defs.user_features_source.path == str(s.data_dir / "feast" / "offline" / "user_features.parquet")
     assert [e.join_key for e in (defs.user, defs.product)] == ["user_id", "product_id"]
     assert {p.name for p in defs.recommendation_v1.feature_view_projections} == {
-        "user_stats", "product_features", "price_vs_user_avg"}
+        "user_stats",
+        "product_features",
+        "price_vs_user_avg",
+    }
     for fv in (defs.user_stats, defs.product_features):
         assert fv.description and fv.owner and fv.ttl and fv.tags.get("version")
 
@@ -77,7 +84,12 @@ def test_definitions_follow_the_settings(tmp_path):
 def test_on_demand_function_handles_missing_values():
     from feature_repo.definitions import price_vs_user_average
 
-    out = price_vs_user_average({"offered_price": [10.0, 10.0, 10.0], "avg_purchase_value_30d": [20.0, None, float("nan")],
-                                 "price": [12.5, 0.0, 10.0]})
+    out = price_vs_user_average(
+        {
+            "offered_price": [10.0, 10.0, 10.0],
+            "avg_purchase_value_30d": [20.0, None, float("nan")],
+            "price": [12.5, 0.0, 10.0],
+        }
+    )
     assert out["price_ratio_to_user_avg"] == [0.5, None, None]
     assert out["discount_vs_list_price"] == [pytest.approx(0.2), None, 0.0]

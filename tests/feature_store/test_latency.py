@@ -1,4 +1,5 @@
 """Timing helpers and the feature server's request/response shapes (no stack needed)."""
+
 from __future__ import annotations
 
 import time
@@ -28,8 +29,10 @@ def test_rows_to_columns_and_back():
     assert latency.rows_to_columns(rows) == {"user_id": [1, 3], "offered_price": [2.0, 4.0]}
     with pytest.raises(ValueError, match="no entity rows"):
         latency.rows_to_columns([])
-    answer = {"metadata": {"feature_names": ["user_id", "purchases_7d"]},
-              "results": [{"values": [1, 3]}, {"values": [5, None]}]}
+    answer = {
+        "metadata": {"feature_names": ["user_id", "purchases_7d"]},
+        "results": [{"values": [1, 3]}, {"values": [5, None]}],
+    }
     assert latency.response_to_columns(answer) == {"user_id": [1, 3], "purchases_7d": [5, None]}
     with pytest.raises(ValueError, match="not a /get-online-features answer"):
         latency.response_to_columns({"detail": "Feature service not found"})

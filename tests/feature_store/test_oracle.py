@@ -1,4 +1,5 @@
 """The hand-built point-in-time join: the semantics Feast is checked against."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -73,16 +74,24 @@ def test_mismatches_refuses_dropped_rows():
 
 def test_bad_input_names_the_problem(snapshots):
     with pytest.raises(ValueError, match="lacks column"):
-        oracle.point_in_time_join(pd.DataFrame({"user_id": [1]}), snapshots, key="user_id",
-                                  feature_columns=["purchases_7d"], ttl=None)
+        oracle.point_in_time_join(
+            pd.DataFrame({"user_id": [1]}), snapshots, key="user_id", feature_columns=["purchases_7d"], ttl=None
+        )
     with pytest.raises(ValueError, match="null"):
-        oracle.point_in_time_join(pd.DataFrame({"user_id": [1], "event_timestamp": [pd.NaT]}), snapshots,
-                                  key="user_id", feature_columns=["purchases_7d"], ttl=None)
+        oracle.point_in_time_join(
+            pd.DataFrame({"user_id": [1], "event_timestamp": [pd.NaT]}),
+            snapshots,
+            key="user_id",
+            feature_columns=["purchases_7d"],
+            ttl=None,
+        )
 
 
 def test_boundary_rows_cover_every_case(snapshots):
     rows = oracle.boundary_rows(snapshots, key="user_id", ttl=timedelta(days=2), n_keys=2)
     assert len(rows) == 10 and rows["case"].nunique() == 5
-    out = oracle.point_in_time_join(rows, snapshots, key="user_id", feature_columns=["purchases_7d"], ttl=timedelta(days=2))
+    out = oracle.point_in_time_join(
+        rows, snapshots, key="user_id", feature_columns=["purchases_7d"], ttl=timedelta(days=2)
+    )
     expired = rows["case"].isin(["last snapshot + ttl + 1 µs", "before the first snapshot"])
     assert out.loc[expired, "purchases_7d"].isna().all() and out.loc[~expired, "purchases_7d"].notna().all()

@@ -1,4 +1,5 @@
 """Feature statistics, baselines and their comparison; v2 feature logic."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,11 +46,19 @@ def test_baseline_round_trip(tmp_path):
 
 def test_v2_average_is_never_null_and_shrinks_towards_the_day_mean():
     t = pd.Timestamp("2026-01-06", tz="UTC")
-    uf = pd.DataFrame({
-        "user_id": [1, 2, 3], "event_timestamp": t, "created": t,
-        "purchases_7d": [0, 1, 10], "purchases_30d": [0, 1, 10],
-        "avg_purchase_value_30d": [np.nan, 500.0, 20.0], "ctr_7d": 0.1, "days_since_last_purchase": 1.0, "views_1d": 1,
-    })
+    uf = pd.DataFrame(
+        {
+            "user_id": [1, 2, 3],
+            "event_timestamp": t,
+            "created": t,
+            "purchases_7d": [0, 1, 10],
+            "purchases_30d": [0, 1, 10],
+            "avg_purchase_value_30d": [np.nan, 500.0, 20.0],
+            "ctr_7d": 0.1,
+            "days_since_last_purchase": 1.0,
+            "views_1d": 1,
+        }
+    )
     v2 = versions.build_user_stats_v2(uf).set_index("user_id")["avg_purchase_value_30d"]
     prior = (500 + 200) / 11
     assert v2.notna().all() and v2[1] == pytest.approx(prior)

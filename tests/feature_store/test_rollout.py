@@ -1,4 +1,5 @@
 """Stable-hash rollout: same answer everywhere, the right share, monotone in the share."""
+
 from __future__ import annotations
 
 import subprocess
@@ -19,7 +20,9 @@ def test_assignment_is_stable_across_processes_with_different_hash_seeds():
     outs = set()
     for seed in ("1", "2"):
         env = {"PYTHONHASHSEED": seed, "PYTHONPATH": str(rollout.__file__).rsplit("/feature_repo/", 1)[0]}
-        outs.add(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout)
+        outs.add(
+            subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+        )
     assert len(outs) == 1 and outs.pop().strip() == str([rollout.bucket(u, "exp") for u in range(50)])
 
 

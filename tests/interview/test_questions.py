@@ -1,4 +1,5 @@
 """Interview prep: every question is complete, its evidence exists, and practice mode works."""
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,12 @@ def test_evidence_links_resolve_to_notebook_sections(q):
 def _recorded_metric_patterns() -> list[re.Pattern]:
     """Every metric name passed to record(...) in the lab's notebooks and modules, as a regex
     (an f-string part such as {slug} matches any one dotted segment)."""
-    sources = [p for d in ("notebooks", "benchmarks", "feature_repo", "streaming", "serving", "pipelines", "monitoring")
-               for p in (REPO_ROOT / d).rglob("*") if p.suffix in (".py", ".ipynb")]
+    sources = [
+        p
+        for d in ("notebooks", "benchmarks", "feature_repo", "streaming", "serving", "pipelines", "monitoring")
+        for p in (REPO_ROOT / d).rglob("*")
+        if p.suffix in (".py", ".ipynb")
+    ]
     text = "\n".join(p.read_text(errors="ignore") for p in sources).replace('\\"', '"')
     names = set(re.findall(r"record\(\s*f?[\"']([a-z0-9_.{}]+)[\"']", text))
     return [re.compile("^" + re.sub(r"\\\{[^}]*\\\}", r"[a-z0-9_.]+", re.escape(n)) + "$") for n in names]
@@ -72,7 +77,9 @@ def test_cited_metrics_are_recorded_somewhere(q):
     """Each metric an answer cites must be recorded by some notebook, module or benchmark."""
     patterns = _recorded_metric_patterns()
     for key, spec in q.metrics.items():
-        assert any(p.match(spec["name"]) for p in patterns), f"{q.path.name}: metric {spec['name']!r} ({key}) is recorded nowhere"
+        assert any(p.match(spec["name"]) for p in patterns), (
+            f"{q.path.name}: metric {spec['name']!r} ({key}) is recorded nowhere"
+        )
         assert "{" + key + "}" in "".join(q.sections.values()), f"{q.path.name}: metric {key} is never cited"
 
 
@@ -102,27 +109,47 @@ def test_bad_question_file_gets_a_clear_error(tmp_path):
 def test_practice_mode_runs_and_keeps_scores(tmp_path):
     env = {"LAB_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     # reveal the answer, skip follow-ups, score 2, then quit at the next question
-    proc = subprocess.run([sys.executable, "-m", "labkit", "quiz", "--seed", "1"], input="\ns\n2\nq\n",
-                          capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "labkit", "quiz", "--seed", "1"],
+        input="\ns\n2\nq\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Rubric" in proc.stdout and "Score yourself" in proc.stdout
     scores = [json.loads(line) for line in (tmp_path / "interview_scores.jsonl").read_text().splitlines()]
     assert len(scores) == 1 and scores[0]["score"] == 2
-    weak = subprocess.run([sys.executable, "-m", "labkit", "quiz", "--weak"], capture_output=True, text=True,
-                          env=env, cwd=REPO_ROOT, timeout=60)
+    weak = subprocess.run(
+        [sys.executable, "-m", "labkit", "quiz", "--weak"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=60,
+    )
     assert weak.returncode == 0 and "mean 2.0/3" in weak.stdout
 
 
 def test_practice_mode_rejects_unknown_filters(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "labkit", "quiz", "--topic", "no-such-topic"], capture_output=True,
-                          text=True, env={"LAB_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, cwd=REPO_ROOT, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "labkit", "quiz", "--topic", "no-such-topic"],
+        capture_output=True,
+        text=True,
+        env={"LAB_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        cwd=REPO_ROOT,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "no question matches" in proc.stderr
 
 
 def test_readme_index_lists_every_question():
     readme = (REPO_ROOT / "interview_prep" / "README.md").read_text()
     assert interview.render_index(QUESTIONS) in readme, (
-        "interview_prep/README.md is out of date: run `python -c 'from labkit.interview import refresh_index; refresh_index()'`")
+        "interview_prep/README.md is out of date: run `python -c 'from labkit.interview import refresh_index; refresh_index()'`"
+    )
 
 
 def test_practice_notebook_runs(tmp_path, monkeypatch):
@@ -130,9 +157,14 @@ def test_practice_notebook_runs(tmp_path, monkeypatch):
 
     monkeypatch.setenv("LAB_HOME", str(tmp_path))
     out = tmp_path / "practice.ipynb"
-    pm.execute_notebook(str(REPO_ROOT / "interview_prep" / "practice.ipynb"), str(out),
-                        parameters={"SEED": 3, "LEVEL": "hard"}, kernel_name="python3", progress_bar=False,
-                        cwd=str(REPO_ROOT))
+    pm.execute_notebook(
+        str(REPO_ROOT / "interview_prep" / "practice.ipynb"),
+        str(out),
+        parameters={"SEED": 3, "LEVEL": "hard"},
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(REPO_ROOT),
+    )
     scores = (tmp_path / "interview_scores.jsonl").read_text().splitlines()
     assert len(scores) == 1 and json.loads(scores[0])["score"] == 2
     text = out.read_text()

@@ -1,5 +1,6 @@
 """KS and PSI by hand against scipy and Evidently; daily drift, smoothing and alerts on data with
 a known, injected shift."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,7 +59,11 @@ def _days(n_days=21, drift_day=14, per_day=400, seed=3, noisy_day=None):
         x = rng.lognormal(np.log(mu), 0.3, per_day)
         if d == noisy_day:  # one odd day, back to normal the next
             x = x * 1.3
-        ts = pd.Timestamp("2026-01-05", tz="UTC") + pd.Timedelta(days=d) + pd.to_timedelta(rng.uniform(0, 86399, per_day), "s")
+        ts = (
+            pd.Timestamp("2026-01-05", tz="UTC")
+            + pd.Timedelta(days=d)
+            + pd.to_timedelta(rng.uniform(0, 86399, per_day), "s")
+        )
         frames.append(pd.DataFrame({"ts": ts, "price": x, "rating": rng.uniform(1, 5, per_day)}))
     return pd.concat(frames, ignore_index=True)
 

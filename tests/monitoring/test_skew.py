@@ -1,5 +1,6 @@
 """The skew detector on a hand-made served log: exact matches pass, a time-zone bug and a
 missing default are caught and named."""
+
 from __future__ import annotations
 
 import json
@@ -10,24 +11,48 @@ import pytest
 
 from monitoring.skew import load_served, offline_features, skew_report, skewed_features
 
-USERS = pd.DataFrame({"user_id": [1, 1, 2], "event_timestamp": pd.to_datetime(
-    ["2026-01-10", "2026-01-11", "2026-01-11"], utc=True), "purchases_30d": [3, 4, 0],
-    "days_since_last_purchase": [1.5, 2.5, np.nan]})
-PRODUCTS = pd.DataFrame({"product_id": [7], "event_timestamp": pd.to_datetime(["2026-01-10"], utc=True), "price": [9.99]})
+USERS = pd.DataFrame(
+    {
+        "user_id": [1, 1, 2],
+        "event_timestamp": pd.to_datetime(["2026-01-10", "2026-01-11", "2026-01-11"], utc=True),
+        "purchases_30d": [3, 4, 0],
+        "days_since_last_purchase": [1.5, 2.5, np.nan],
+    }
+)
+PRODUCTS = pd.DataFrame(
+    {"product_id": [7], "event_timestamp": pd.to_datetime(["2026-01-10"], utc=True), "price": [9.99]}
+)
 
 
 def _log(tmp_path, hour_shift=0, default=999.0):
     lines = []
-    for i, (user, at) in enumerate([(1, "2026-01-10T15:00:00+00:00"), (1, "2026-01-11T23:30:00+00:00"),
-                                    (2, "2026-01-11T03:00:00+00:00")]):
+    for i, (user, at) in enumerate(
+        [(1, "2026-01-10T15:00:00+00:00"), (1, "2026-01-11T23:30:00+00:00"), (2, "2026-01-11T03:00:00+00:00")]
+    ):
         t = pd.Timestamp(at)
         snap = USERS[(USERS.user_id == user) & (USERS.event_timestamp <= t)].iloc[-1]
         dslp = snap.days_since_last_purchase
-        feats = {"purchases_30d": int(snap.purchases_30d), "days_since_last_purchase": default if np.isnan(dslp) else dslp,
-                 "price": 9.99, "hour_of_day": (t + pd.Timedelta(hours=hour_shift)).hour,
-                 "day_of_week": (t + pd.Timedelta(hours=hour_shift)).weekday(), "is_weekend": 0}
-        lines.append(json.dumps({"request_id": f"r{i}", "user_id": user, "product_id": 7, "served_at": at,
-                                 "degraded": False, "features": feats, "feature_sources": {}}))
+        feats = {
+            "purchases_30d": int(snap.purchases_30d),
+            "days_since_last_purchase": default if np.isnan(dslp) else dslp,
+            "price": 9.99,
+            "hour_of_day": (t + pd.Timedelta(hours=hour_shift)).hour,
+            "day_of_week": (t + pd.Timedelta(hours=hour_shift)).weekday(),
+            "is_weekend": 0,
+        }
+        lines.append(
+            json.dumps(
+                {
+                    "request_id": f"r{i}",
+                    "user_id": user,
+                    "product_id": 7,
+                    "served_at": at,
+                    "degraded": False,
+                    "features": feats,
+                    "feature_sources": {},
+                }
+            )
+        )
     path = tmp_path / "served.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return load_served(path)

@@ -1,4 +1,5 @@
 """Tiny notebooks for the harness tests, written with nbformat into a temp dir."""
+
 from __future__ import annotations
 
 from pathlib import Path

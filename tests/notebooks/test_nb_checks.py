@@ -1,4 +1,5 @@
 """labkit.checks: each helper passes on good input and fails with a message a learner can act on."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -25,7 +26,10 @@ def test_check_equal_names_expected_and_found_and_spots_bytes():
 
 def test_check_type_explains_a_missing_return():
     check_type(3, (int, float))
-    with pytest.raises(AssertionError, match=r"put_and_get\(\.\.\.\) should be a bytes, but it is None \(did the function forget to `return`\?\)"):
+    with pytest.raises(
+        AssertionError,
+        match=r"put_and_get\(\.\.\.\) should be a bytes, but it is None \(did the function forget to `return`\?\)",
+    ):
         check_type(None, bytes, what="put_and_get(...)")
 
 
@@ -46,7 +50,9 @@ def test_check_columns_lists_missing_and_unexpected():
     with pytest.raises(AssertionError) as info:
         check_columns(df, ["user_id", "clicks", "purchases"], what="features", exact=True)
     text = str(info.value)
-    assert "missing ['purchases']" in text and "unexpected ['tmp']" in text and text.startswith("Check failed: features")
+    assert (
+        "missing ['purchases']" in text and "unexpected ['tmp']" in text and text.startswith("Check failed: features")
+    )
     with pytest.raises(AssertionError, match="should be a DataFrame"):
         check_columns([1, 2], ["a"])
 

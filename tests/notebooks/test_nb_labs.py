@@ -2,6 +2,7 @@
 labs/ is in sync with solutions/, every solution passes its checks, every unmodified lab fails
 at its first check. Parametrised over the files found, so new exercises are picked up.
 """
+
 from __future__ import annotations
 
 import time
@@ -30,16 +31,24 @@ def _solution(tmp_path, *cells, name="01a_demo.ipynb"):
 
 # -- the generator ----------------------------------------------------------------------------
 def test_solution_regions_become_numbered_todos_at_their_indentation(tmp_path):
-    path = _solution(tmp_path, EXERCISE, "assert double(2) == 4",
-                     "### BEGIN SOLUTION\ny = 3\n### END SOLUTION\nprint(y)",
-                     ("markdown", "Why does it work?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"))
+    path = _solution(
+        tmp_path,
+        EXERCISE,
+        "assert double(2) == 4",
+        "### BEGIN SOLUTION\ny = 3\n### END SOLUTION\nprint(y)",
+        ("markdown", "Why does it work?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"),
+    )
     lab = generate_lab(nbformat.read(path, 4), path.name)
     assert lab.cells[1].source == (
         'def double(x):\n    """Twice x."""\n'
         "    # TODO: write your code here (replace the line below), then run the check cell that follows.\n"
-        '    raise NotImplementedError("Exercise 1 is not done yet")')
+        '    raise NotImplementedError("Exercise 1 is not done yet")'
+    )
     assert lab.cells[2].source == "assert double(2) == 4"  # checks stay as written
-    assert lab.cells[3].source.splitlines()[1:] == ['raise NotImplementedError("Exercise 2 is not done yet")', "print(y)"]
+    assert lab.cells[3].source.splitlines()[1:] == [
+        'raise NotImplementedError("Exercise 2 is not done yet")',
+        "print(y)",
+    ]
     assert lab.cells[4].source == "Why does it work?\n_Your answer here._"
     assert "return 2 * x" not in render(lab) and "Because." not in render(lab)
     assert lab.metadata["mlinfra_lab"]["generated_from"] == "solutions/01a_demo.ipynb"
@@ -63,10 +72,13 @@ def test_outputs_and_run_metadata_are_dropped_and_generation_is_deterministic(tm
     assert lab_text(path) == first and first.endswith("\n")
 
 
-@pytest.mark.parametrize("source, problem", [
-    ("x = 1", "no code cell holds a '### BEGIN SOLUTION'"),
-    ("### BEGIN SOLUTION\nx = 1", "cell 2 has 1 '### BEGIN SOLUTION' but 0 '### END SOLUTION'"),
-])
+@pytest.mark.parametrize(
+    "source, problem",
+    [
+        ("x = 1", "no code cell holds a '### BEGIN SOLUTION'"),
+        ("### BEGIN SOLUTION\nx = 1", "cell 2 has 1 '### BEGIN SOLUTION' but 0 '### END SOLUTION'"),
+    ],
+)
 def test_malformed_solutions_are_refused_with_the_cell_named(tmp_path, source, problem):
     path = _solution(tmp_path, source)
     with pytest.raises(LabError, match=problem):
@@ -112,8 +124,9 @@ def test_labs_command_writes_checks_keeps_learner_edits_and_removes_only_generat
     assert code == 0 and "removed" in out
     assert sorted(p.name for p in lab_dir.iterdir()) == ["01b_renamed.ipynb", "my_notes.ipynb"]
 
-    (sol_dir / "01c_broken.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell("### BEGIN SOLUTION\nx = 1")])))
+    (sol_dir / "01c_broken.ipynb").write_text(
+        nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("### BEGIN SOLUTION\nx = 1")]))
+    )
     code, _, err = run()
     assert code == 2 and "01c_broken.ipynb: cell 1 has 1 '### BEGIN SOLUTION' but 0" in err
     assert not (lab_dir / "01c_broken.ipynb").exists()
@@ -128,8 +141,11 @@ def test_labs_are_in_sync_with_solutions():
     t0 = time.perf_counter()
     report = sync(SOLUTIONS_DIR, LABS_DIR, write=False)
     elapsed = time.perf_counter() - t0
-    problems = [f"{p.name}: out of date" for p in report.stale] + [f"{p.name}: missing" for p in report.missing] \
+    problems = (
+        [f"{p.name}: out of date" for p in report.stale]
+        + [f"{p.name}: missing" for p in report.missing]
         + [f"{p.name}: its solution is gone" for p in report.orphans]
+    )
     assert report.in_sync, "labs/ differs from what solutions/ generates: " + "; ".join(problems) + ". Run `make labs`."
     assert elapsed < 60, f"the sync check took {elapsed:.1f} s"
 
@@ -163,7 +179,8 @@ def test_unmodified_lab_fails_at_its_first_check(solution, tmp_path, lab_setting
     err = info.value
     assert err.cell_index in (first, first_check), (
         f"{lab.name} should fail at its first exercise (cell {first + 1}) or the check after it "
-        f"(cell {first_check + 1}), but failed elsewhere:\n{err}")
+        f"(cell {first_check + 1}), but failed elsewhere:\n{err}"
+    )
     assert err.ename in ("NotImplementedError", "AssertionError"), f"{lab.name} failed for another reason:\n{err}"
     if err.ename == "NotImplementedError":
         assert err.evalue.startswith("Exercise 1 "), f"the first failure should be exercise 1's TODO:\n{err}"

@@ -2,6 +2,7 @@
 
 These run tiny notebooks in a temp dir; they start a kernel but need no stack.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,11 +49,18 @@ def test_run_uses_this_python_the_notebook_folder_and_names_the_notebook(tmp_pat
         "print(json.dumps({'exe': sys.executable, 'cwd': os.getcwd(), 'nb': os.environ.get('LAB_NOTEBOOK'),"
         " 'scale': SCALE, 'seed': SEED, 'extra': os.environ.get('HARNESS_EXTRA')}))",
     )
-    run = run_notebook(nb, tmp_path / "out" / "where.ipynb", {"SCALE": "medium", "SEED": 42},
-                       env={"HARNESS_EXTRA": "yes"})
+    run = run_notebook(
+        nb, tmp_path / "out" / "where.ipynb", {"SCALE": "medium", "SEED": 42}, env={"HARNESS_EXTRA": "yes"}
+    )
     seen = json.loads(run.notebook.cells[-1].outputs[0]["text"])
-    assert seen == {"exe": sys.executable, "cwd": str(tmp_path), "nb": "where", "scale": "medium",
-                    "seed": 42, "extra": "yes"}
+    assert seen == {
+        "exe": sys.executable,
+        "cwd": str(tmp_path),
+        "nb": "where",
+        "scale": "medium",
+        "seed": 42,
+        "extra": "yes",
+    }
     assert "HARNESS_EXTRA" not in os.environ  # the kernel's extra env does not leak into ours
     assert run.seconds > 0 and (tmp_path / "out" / "where.ipynb").is_file()
     # only SCALE differed from the notebook's own values, so only SCALE was injected
@@ -92,7 +100,9 @@ def test_failing_cell_error_names_notebook_cell_and_exception(tmp_path):
 @pytest.mark.slow
 def test_cell_timeout_is_reported(tmp_path):
     nb = make_notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(30)")
-    with pytest.raises(NotebookError, match=r"slow.ipynb: cell 2 of 2 ran longer than 2 s and was stopped\n  cell begins: import time"):
+    with pytest.raises(
+        NotebookError, match=r"slow.ipynb: cell 2 of 2 ran longer than 2 s and was stopped\n  cell begins: import time"
+    ):
         run_notebook(nb, tmp_path / "slow-out.ipynb", timeout=2)
 
 
@@ -102,12 +112,16 @@ def test_run_notebooks_cli_prints_a_table_records_times_and_fails_on_a_broken_no
     bad = make_notebook(tmp_path / "nbs" / "bad.ipynb", "1 / 0")
     home = tmp_path / "home"
     env = {**os.environ, "LAB_HOME": str(home)}
-    done = subprocess.run([sys.executable, "-m", "labkit", "run-notebooks", str(good), str(bad),
-                           "--output-dir", str(tmp_path / "out")], capture_output=True, text=True, env=env,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "labkit", "run-notebooks", str(good), str(bad), "--output-dir", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "bad.ipynb: cell 2 of 2 (In [2]) raised ZeroDivisionError: division by zero" in done.stderr
-    table = done.stdout[done.stdout.index("notebook "):]
+    table = done.stdout[done.stdout.index("notebook ") :]
     assert "good.ipynb" in table and "ok" in table and "FAILED" in table
     assert "1 passed, 1 failed" in done.stdout
     rows = [json.loads(line) for line in (home / "results.jsonl").read_text().splitlines()]
@@ -118,8 +132,12 @@ def test_run_notebooks_cli_prints_a_table_records_times_and_fails_on_a_broken_no
 
 @pytest.mark.slow
 def test_run_notebooks_refuses_to_commit_outputs_into_solutions():
-    done = subprocess.run([sys.executable, "-m", "labkit", "run-notebooks", "--inplace", "00a"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "labkit", "run-notebooks", "--inplace", "00a"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "kept without outputs" in done.stderr
 
 
@@ -129,8 +147,13 @@ def test_inplace_refreshes_outputs_without_run_bookkeeping_and_never_on_failure(
     bad = make_notebook(tmp_path / "nbs" / "bad.ipynb", "raise RuntimeError('boom')")
     bad_before = bad.read_bytes()
     env = {**os.environ, "LAB_HOME": str(tmp_path / "home")}
-    done = subprocess.run([sys.executable, "-m", "labkit", "run-notebooks", "--inplace", str(good), str(bad)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "labkit", "run-notebooks", "--inplace", str(good), str(bad)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     nb = nbformat.read(good, 4)
     assert nb.cells[-1].outputs[0]["text"] == "42\n"
@@ -140,10 +163,12 @@ def test_inplace_refreshes_outputs_without_run_bookkeeping_and_never_on_failure(
 
 @pytest.mark.slow
 def test_a_dying_kernel_is_reported_with_its_log(tmp_path):
-    nb = make_notebook(tmp_path / "dies.ipynb",
-                       # ipykernel forwards fd-level stderr from a thread: give it a moment before dying
-                       "import os, sys, time\nsys.__stderr__.write('last words before exit\\n'); sys.__stderr__.flush()\n"
-                       "time.sleep(1.5)\nos._exit(3)")
+    nb = make_notebook(
+        tmp_path / "dies.ipynb",
+        # ipykernel forwards fd-level stderr from a thread: give it a moment before dying
+        "import os, sys, time\nsys.__stderr__.write('last words before exit\\n'); sys.__stderr__.flush()\n"
+        "time.sleep(1.5)\nos._exit(3)",
+    )
     with pytest.raises(NotebookError) as info:
         run_notebook(nb, tmp_path / "dies-out.ipynb", timeout=60)
     message = str(info.value)

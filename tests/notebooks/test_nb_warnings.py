@@ -1,5 +1,6 @@
 """Deprecation warnings caused by the lab's own code are errors: in pytest (pyproject's
 filterwarnings) and in a notebook's kernel (``labkit.notebook.setup``)."""
+
 from __future__ import annotations
 
 import warnings
@@ -40,13 +41,19 @@ def test_setup_makes_a_notebooks_own_deprecation_an_error(tmp_path):
     )
     with pytest.raises(NotebookError) as info:
         run_notebook(nb, tmp_path / "out.ipynb")
-    assert (info.value.cell_index, info.value.ename, info.value.evalue) == (3, "DeprecationWarning", "this call is deprecated")
+    assert (info.value.cell_index, info.value.ename, info.value.evalue) == (
+        3,
+        "DeprecationWarning",
+        "this call is deprecated",
+    )
 
 
 @pytest.mark.slow
 def test_without_setup_a_deprecation_is_only_a_warning(tmp_path):
     # the control for the test above: it is setup() that makes the difference
-    nb = make_notebook(tmp_path / "lenient.ipynb",
-                       "import warnings\nwarnings.warn('this call is deprecated', DeprecationWarning)\nprint('went on')")
+    nb = make_notebook(
+        tmp_path / "lenient.ipynb",
+        "import warnings\nwarnings.warn('this call is deprecated', DeprecationWarning)\nprint('went on')",
+    )
     run = run_notebook(nb, tmp_path / "out.ipynb")
     assert any("went on" in o.get("text", "") for o in run.notebook.cells[-1].outputs)

@@ -1,4 +1,5 @@
 """Fixtures for the pipeline tests: one Spark session, the small world, the test stack's settings."""
+
 from __future__ import annotations
 
 import uuid

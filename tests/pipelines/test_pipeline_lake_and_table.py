@@ -1,4 +1,5 @@
 """Stack tests: staging the S3 lake for Spark, and the idempotent Delta feature table."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,8 +16,14 @@ pytestmark = pytest.mark.stack
 def features_for(day: dt.date, users: list[int], value: float = 1.0) -> pa.Table:
     n = len(users)
     snap = pd.Timestamp(day + dt.timedelta(days=1), tz="UTC")
-    df = pd.DataFrame({"user_id": users, "event_timestamp": [snap] * n, "purchases_7d": [value] * n,
-                       "feature_date": [day.isoformat()] * n})
+    df = pd.DataFrame(
+        {
+            "user_id": users,
+            "event_timestamp": [snap] * n,
+            "purchases_7d": [value] * n,
+            "feature_date": [day.isoformat()] * n,
+        }
+    )
     return pa.Table.from_pandas(df, preserve_index=False)
 
 
@@ -34,7 +41,9 @@ def test_publishing_a_day_twice_leaves_one_copy(pipe_settings, unique_uri):
     assert set(read_day(d1, pipe_settings, unique_uri).purchases_7d) == {9.0}, "the re-run replaced the day"
     assert set(read_day(d1, pipe_settings, unique_uri, version=v0).purchases_7d) == {1.0}, "time travel keeps v0"
     assert v2 == v0 + 2
-    ops = [h["operation"] for h in DeltaTable(unique_uri, storage_options=delta_storage_options(pipe_settings)).history()]
+    ops = [
+        h["operation"] for h in DeltaTable(unique_uri, storage_options=delta_storage_options(pipe_settings)).history()
+    ]
     assert ops.count("WRITE") == 3
 
 
@@ -65,7 +74,12 @@ def test_staging_copies_once_and_mirrors_deletions(pipe_settings, raw_lake, worl
     assert third.files_removed == 1 and not stale.exists()
     before = world.config.start - dt.timedelta(days=2)
     assert stage_partitions(before, before, pipe_settings, dest=tmp_path).missing_days == [before.isoformat()]
-    assert s3_client(pipe_settings).list_objects_v2(Bucket=pipe_settings.bucket_lake, Prefix="raw/events/_WORLD")["KeyCount"] == 1
+    assert (
+        s3_client(pipe_settings).list_objects_v2(Bucket=pipe_settings.bucket_lake, Prefix="raw/events/_WORLD")[
+            "KeyCount"
+        ]
+        == 1
+    )
 
 
 def test_staged_lake_read_by_spark_prunes_partitions(pipe_settings, raw_lake, world, spark):

@@ -4,6 +4,7 @@ Both orchestrators run the same step functions; each test proves one promise of 
 a transient failure is retried and the run succeeds, the injected bad batch stops the run
 before anything is published or materialized, and re-running days never duplicates rows.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,9 +49,14 @@ def test_prefect_retries_a_transient_failure_and_materializes(flows, pipe_settin
     assert len(published) > 100
     # what the online store serves now is what the Delta table holds for that day
     row = published.sort_values("purchases_30d").iloc[-1]
-    online = get_store(pipe_settings).get_online_features(
-        features=["user_stats:purchases_30d", "user_stats:purchase_amount_7d"],
-        entity_rows=[{"user_id": int(row.user_id)}]).to_dict()
+    online = (
+        get_store(pipe_settings)
+        .get_online_features(
+            features=["user_stats:purchases_30d", "user_stats:purchase_amount_7d"],
+            entity_rows=[{"user_id": int(row.user_id)}],
+        )
+        .to_dict()
+    )
     assert online["purchases_30d"] == [int(row.purchases_30d)]
     assert online["purchase_amount_7d"][0] == pytest.approx(row.purchase_amount_7d)
 
@@ -63,7 +69,10 @@ def test_prefect_blocks_the_bad_batch_before_publishing(flows, pipe_settings, wo
     day = bad_day(world)
     state = daily(day.isoformat(), return_state=True)
     assert state.is_failed(), "the bad batch must fail the run"
-    assert "price" in (state.message or "") or "price" in (work_dir(day, pipe_settings) / "validate_input.json").read_text()
+    assert (
+        "price" in (state.message or "")
+        or "price" in (work_dir(day, pipe_settings) / "validate_input.json").read_text()
+    )
     assert day.isoformat() not in rows_per_day(pipe_settings), "nothing of the bad day may reach the feature table"
     assert not (work_dir(day, pipe_settings) / "features.parquet").exists(), "features were computed from bad data"
 

@@ -1,4 +1,5 @@
 """Data tests: the expectations pass clean batches and stop the generator's injected bad batch."""
+
 from __future__ import annotations
 
 import datetime as dt

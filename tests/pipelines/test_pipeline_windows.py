@@ -1,4 +1,5 @@
 """Code tests: the Spark window features against a plain pandas oracle, boundaries included."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,8 +12,18 @@ from pipelines.features import FEATURE_COLUMNS, clean_events, window_features
 from pipelines.oracle import clean_events_pandas, user_features_pandas
 
 D = dt.date(2026, 2, 10)
-NUMERIC = ["purchases_1d", "purchases_7d", "purchases_30d", "purchase_amount_7d", "avg_purchase_value_30d",
-           "views_1d", "clicks_1d", "add_to_cart_7d", "ctr_7d", "days_since_last_purchase"]
+NUMERIC = [
+    "purchases_1d",
+    "purchases_7d",
+    "purchases_30d",
+    "purchase_amount_7d",
+    "avg_purchase_value_30d",
+    "views_1d",
+    "clicks_1d",
+    "add_to_cart_7d",
+    "ctr_7d",
+    "days_since_last_purchase",
+]
 
 
 def ts(day: dt.date, hh=0, mm=0, ss=0, us=0) -> pd.Timestamp:
@@ -22,9 +33,20 @@ def ts(day: dt.date, hh=0, mm=0, ss=0, us=0) -> pd.Timestamp:
 def ev(event_id, user, when, kind="view", price=10.0, qty=None, category="books", product=1):
     qty = (1 if kind in ("purchase", "add_to_cart") else 0) if qty is None else qty
     amount = price * qty if kind == "purchase" and price is not None else 0.0
-    return dict(event_id=event_id, user_id=user, product_id=product, session_id="s", event_type=kind,
-                event_ts=when, ingest_ts=when, category=category, price=price, quantity=qty,
-                amount=amount, device="mobile")
+    return dict(
+        event_id=event_id,
+        user_id=user,
+        product_id=product,
+        session_id="s",
+        event_type=kind,
+        event_ts=when,
+        ingest_ts=when,
+        category=category,
+        price=price,
+        quantity=qty,
+        amount=amount,
+        device="mobile",
+    )
 
 
 def frame(rows) -> pd.DataFrame:
@@ -55,11 +77,11 @@ def test_window_boundaries_are_half_open(spark):
     """An event at midnight D+1 is not in D's snapshot; one at D-6 00:00 is in the 7-day sum,
     one a microsecond before it is not; the 30-day window starts at D-29 00:00."""
     rows = [
-        ev("a", 1, ts(D, 23, 59, 59, 999999), "purchase", 5.0),      # last instant of D: 1d
+        ev("a", 1, ts(D, 23, 59, 59, 999999), "purchase", 5.0),  # last instant of D: 1d
         ev("b", 1, ts(D + dt.timedelta(days=1)), "purchase", 1000.0),  # next midnight: excluded
-        ev("c", 1, ts(D - dt.timedelta(days=6)), "purchase", 7.0),     # first instant of 7d
+        ev("c", 1, ts(D - dt.timedelta(days=6)), "purchase", 7.0),  # first instant of 7d
         ev("d", 1, ts(D - dt.timedelta(days=6)) - pd.Timedelta(microseconds=1), "purchase", 11.0),  # 8th day back
-        ev("e", 1, ts(D - dt.timedelta(days=29)), "purchase", 13.0),   # first instant of 30d
+        ev("e", 1, ts(D - dt.timedelta(days=29)), "purchase", 13.0),  # first instant of 30d
         ev("f", 1, ts(D - dt.timedelta(days=30), 23), "purchase", 500.0),  # outside 30d
         ev("g", 2, ts(D - dt.timedelta(days=29), 1), "view", category="toys"),  # only old activity
     ]
@@ -87,10 +109,10 @@ def test_30d_mean_is_sum_over_count_not_mean_of_daily_means(spark):
 def test_cleaning_duplicates_nulls_and_bad_prices(spark):
     rows = [
         ev("x", 3, ts(D, 9), "purchase", 20.0),
-        ev("x", 3, ts(D, 9), "purchase", 20.0),              # duplicate delivery: counted once
-        ev("y", 3, ts(D, 10), "purchase", None),             # null price: not a valid event
-        ev("z", 3, ts(D, 11), "purchase", -20.0),            # bad batch style negative price
-        ev("w", 3, ts(D, 12), "purchase", 999_999.99),       # absurd price
+        ev("x", 3, ts(D, 9), "purchase", 20.0),  # duplicate delivery: counted once
+        ev("y", 3, ts(D, 10), "purchase", None),  # null price: not a valid event
+        ev("z", 3, ts(D, 11), "purchase", -20.0),  # bad batch style negative price
+        ev("w", 3, ts(D, 12), "purchase", 999_999.99),  # absurd price
     ]
     out = spark_features(spark, frame(rows), D).iloc[0]
     assert out.purchases_1d == 1 and out.purchase_amount_7d == pytest.approx(20.0)
@@ -112,9 +134,14 @@ def test_random_events_many_days_in_one_pass_match_the_oracle(spark):
     start = D - dt.timedelta(days=40)
     offsets = rng.integers(0, 45 * 86_400_000_000, n)
     rows = [
-        ev(f"r{i}", int(rng.integers(1, 30)), pd.Timestamp(start, tz="UTC") + pd.Timedelta(microseconds=int(o)),
-           str(rng.choice(["view", "click", "add_to_cart", "purchase"], p=[0.6, 0.2, 0.1, 0.1])),
-           float(np.round(rng.uniform(1, 200), 2)), category=str(rng.choice(["books", "toys", "home"])))
+        ev(
+            f"r{i}",
+            int(rng.integers(1, 30)),
+            pd.Timestamp(start, tz="UTC") + pd.Timedelta(microseconds=int(o)),
+            str(rng.choice(["view", "click", "add_to_cart", "purchase"], p=[0.6, 0.2, 0.1, 0.1])),
+            float(np.round(rng.uniform(1, 200), 2)),
+            category=str(rng.choice(["books", "toys", "home"])),
+        )
         for i, o in enumerate(offsets)
     ]
     raw = frame(rows)
