@@ -155,7 +155,7 @@ def run(report, quick: bool = False) -> None:
             assert all(v[-1] is not None for v in got), "raw Redis found no value for a key Feast materialized"
             samples[("raw Redis", batch)] = latency.time_calls(latency.raw_redis_reader(r, plan), n)
             samples[("Feast SDK", batch)] = latency.time_calls(
-                lambda: store.get_online_features(features=service, entity_rows=rows), n
+                lambda rows=rows: store.get_online_features(features=service, entity_rows=rows), n
             )
 
         one = _rows(world, T, 1)
@@ -198,7 +198,7 @@ def run(report, quick: bool = False) -> None:
                 }
                 http.post("/get-online-features", json=body).raise_for_status()
                 samples[("feast serve (HTTP)", batch)] = latency.time_calls(
-                    lambda: http.post("/get-online-features", json=body).raise_for_status(), n
+                    lambda body=body: http.post("/get-online-features", json=body).raise_for_status(), n
                 )
             # Same features named one by one: the server then skips resolving the service in a
             # worker thread (Feast 0.67 does that lookup through run_in_threadpool on every request).
@@ -206,7 +206,7 @@ def run(report, quick: bool = False) -> None:
             body = {"features": refs, "entities": latency.rows_to_columns(_rows(world, T, 1))}
             http.post("/get-online-features", json=body).raise_for_status()
             samples[("feast serve (HTTP), feature list", 1)] = latency.time_calls(
-                lambda: http.post("/get-online-features", json=body).raise_for_status(), n
+                lambda body=body: http.post("/get-online-features", json=body).raise_for_status(), n
             )
             for b in BATCHES:
                 body_b = {
@@ -218,7 +218,9 @@ def run(report, quick: bool = False) -> None:
                         "path": "feast serve (server process)",
                         "batch": b,
                         "CPU ms per call": round(
-                            cpu_ms_per_call(lambda: http.post("/get-online-features", json=body_b), n, pid=server.pid),
+                            cpu_ms_per_call(
+                                lambda body_b=body_b: http.post("/get-online-features", json=body_b), n, pid=server.pid
+                            ),
                             3,
                         ),
                     }
@@ -249,7 +251,7 @@ def run(report, quick: bool = False) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
     paths = ["raw Redis", "Feast SDK", "feast serve (HTTP)"]
     x = np.arange(len(BATCHES))
-    for ax, q in zip(axes, (50, 99)):
+    for ax, q in zip(axes, (50, 99), strict=True):
         for i, path in enumerate(paths):
             vals = [np.percentile(samples[(path, b)], q) for b in BATCHES]
             bars = ax.bar(x + (i - 1) * 0.27, vals, width=0.27, label=path)

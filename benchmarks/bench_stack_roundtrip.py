@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -85,7 +85,7 @@ def kafka_ops(settings, n: int, n_slow: int) -> dict[str, np.ndarray]:
             while consumer.poll(timeout_ms=200):  # skip what earlier rounds wrote
                 pass
 
-            def round_trip(i: int) -> None:
+            def round_trip(i: int, consumer=consumer) -> None:  # bound now: the loop rebinds `consumer`
                 payload = uuid.uuid4().bytes
                 future = producer.send(topic, payload, partition=0)
                 deadline = time.monotonic() + KAFKA_READ_TIMEOUT_S

@@ -60,7 +60,7 @@ def processor_rate(topic: str, n: int, settings, group: str, prefix: str, guaran
     """(events/s wall, events per CPU-second, the running ProcessorProcess)."""
     import psutil
 
-    from streaming.runner import start_processor, wait_for_offsets
+    from streaming.runner import start_processor
 
     proc = start_processor(
         input_topic=topic,

@@ -52,7 +52,7 @@ class Traps:
     bad_batch: bool = True  # one day with negative or absurd prices/amounts
 
     @classmethod
-    def none(cls) -> "Traps":
+    def none(cls) -> Traps:
         return cls(**{f.name: False for f in dataclasses.fields(cls)})
 
 
@@ -118,7 +118,7 @@ class WorldConfig:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "WorldConfig":
+    def from_dict(cls, d: dict) -> WorldConfig:
         return cls(scale=d["scale"], seed=d["seed"], start=d["start"], days=d["days"], traps=Traps(**d["traps"]))
 
     def config_id(self) -> str:
@@ -158,7 +158,8 @@ def make_config(scale: str = "small", seed: int = 42, **knobs) -> WorldConfig:
     days = knobs.pop("days", None)
     if knobs:
         raise ConfigError(
-            f"unknown world knob(s) {', '.join(sorted(knobs))}: use start, days, end, traps or one of {', '.join(sorted(trap_names))}"
+            f"unknown world knob(s) {', '.join(sorted(knobs))}: "
+            f"use start, days, end, traps or one of {', '.join(sorted(trap_names))}"
         )
     if isinstance(start, str):
         start = parse_date(start, "start")

@@ -134,7 +134,7 @@ def simulate_products(config: WorldConfig, rng: np.random.Generator) -> tuple[pd
     num_reviews = np.floor(rng.lognormal(3.0, 1.4, n)).astype("int64")
     in_stock = rng.random(n) >= 0.07
     brand_idx = np.minimum(rng.geometric(0.35, n) - 1, 5)
-    brand = np.array([BRAND_STEMS[CATEGORIES[c]][b] for c, b in zip(cat, brand_idx)], dtype=object)
+    brand = np.array([BRAND_STEMS[CATEGORIES[c]][b] for c, b in zip(cat, brand_idx, strict=True)], dtype=object)
     # Zipf-like popularity within each category: a few best sellers, a long tail
     popularity = np.empty(n)
     for c in range(len(CATEGORIES)):

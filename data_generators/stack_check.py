@@ -22,7 +22,7 @@ def require_stack(*services: str, settings: Settings | None = None) -> None:
                 f"{name} at {endpoint[name]} does not answer ({detail}); start the stack with `labkit up` "
                 f"(or `make up`), or point LAB_* settings at a running one"
             )
-        if name == "s3" and f"missing: " in detail and s.bucket_lake in detail.split("missing: ", 1)[1]:
+        if name == "s3" and "missing: " in detail and s.bucket_lake in detail.split("missing: ", 1)[1]:
             raise StackUnavailable(
                 f"bucket {s.bucket_lake!r} does not exist on {s.s3_endpoint}; run `labkit up` to create it"
             )

@@ -238,7 +238,7 @@ def make_malformed(ev: pd.DataFrame, rng: np.random.Generator, count: int) -> tu
     rows = rng.choice(len(ev), count, replace=len(ev) < count)
     kinds = np.array(["bad_json", "wrong_type", "missing_field"])[np.arange(count) % 3]
     out = []
-    for i, (r, kind) in enumerate(zip(rows, kinds)):
+    for i, (r, kind) in enumerate(zip(rows, kinds, strict=True)):
         rec = event_record(ev.iloc[int(r)].to_dict())
         rec["event_id"] = f"m{i + 1:09d}"
         if kind == "bad_json":

@@ -144,7 +144,7 @@ def write_table(df: pd.DataFrame, path: Path, name: str) -> None:
 
 def read_table(path: Path, name: str) -> pd.DataFrame:
     df = pq.read_table(path).to_pandas()
-    for col, typ in zip(SCHEMAS[name].names, SCHEMAS[name].types):
+    for col, typ in zip(SCHEMAS[name].names, SCHEMAS[name].types, strict=True):
         if pa.types.is_timestamp(typ) and col in df:
             df[col] = df[col].astype("datetime64[ns, UTC]")
     return df

@@ -169,8 +169,10 @@ def ensure_topic(topic: str, partitions: int = 3, settings: Settings | None = No
         if topic in admin.list_topics():
             return False
         try:
-            admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1,
-                                          topic_configs={"retention.ms": str(7 * 86_400_000), "retention.bytes": "-1"})])  # fmt: skip
+            retention = {"retention.ms": str(7 * 86_400_000), "retention.bytes": "-1"}
+            admin.create_topics(
+                [NewTopic(topic, num_partitions=partitions, replication_factor=1, topic_configs=retention)]
+            )
         except TopicAlreadyExistsError:
             return False
         return True

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -119,7 +119,7 @@ def drift_episodes(
     episodes = []
     for feat, g in daily.sort_values("day").groupby("feature", sort=True):
         run: list[tuple[pd.Timestamp, float]] = []
-        for day, value in zip(g["day"], g[score]):
+        for day, value in zip(g["day"], g[score], strict=True):
             if pd.notna(value) and value > threshold:
                 run.append((day, value))
                 continue

@@ -9,8 +9,8 @@ request time in UTC. Any feature whose served value differs from its recomputati
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd

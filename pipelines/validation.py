@@ -124,7 +124,10 @@ def _describe(er) -> dict[str, Any]:
         observed = f"observed {res['observed_value']!r}"
     elif "unexpected_count" in res:
         sample = res.get("partial_unexpected_list", [])[:5]
-        observed = f"{res['unexpected_count']} of {res.get('element_count')} rows unexpected ({res.get('unexpected_percent', 0):.2f}%), e.g. {sample}"
+        observed = (
+            f"{res['unexpected_count']} of {res.get('element_count')} rows unexpected "
+            f"({res.get('unexpected_percent', 0):.2f}%), e.g. {sample}"
+        )
     elif er.exception_info and er.exception_info.get("raised_exception"):
         observed = f"could not evaluate: {er.exception_info.get('exception_message')}"
     else:

@@ -28,7 +28,8 @@ class Sample:  # a dataclass in a benchmark module needs the module registered w
 def run(report, quick=False):
     import matplotlib.pyplot as plt
     report.add_text("Some *markdown* about the quick={}".format(quick))
-    report.add_table("Numbers", [{"op": "a|b", "p50 ms": 0.123456, "n": 3}, {"op": "c", "p50 ms": 1234.5, "extra": True}])
+    rows = [{"op": "a|b", "p50 ms": 0.123456, "n": 3}, {"op": "c", "p50 ms": 1234.5, "extra": True}]
+    report.add_table("Numbers", rows)
     fig, ax = plt.subplots()
     ax.plot([1, 2, 3], [3, 1, 2])
     report.add_figure("A line: going somewhere", fig)

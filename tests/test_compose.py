@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -116,16 +115,16 @@ def endpoints(model: dict) -> dict[str, str]:
     advertised = dict(item.split("://", 1) for item in str(kafka_env["KAFKA_ADVERTISED_LISTENERS"]).split(","))
     kafka_pub = compose.published_ports(svcs["kafka"])
     host_listener_port = int(
-        next(l for l in str(kafka_env["KAFKA_LISTENERS"]).split(",") if l.startswith("HOST://")).rsplit(":", 1)[1]
+        next(x for x in str(kafka_env["KAFKA_LISTENERS"]).split(",") if x.startswith("HOST://")).rsplit(":", 1)[1]
     )
     s3 = svcs["s3"]
     s3_pub = compose.published_ports(s3)
     env = s3.get("environment", {})
     return {
         "kafka_advertised": advertised["HOST"],
-        "kafka_published": "%s:%d" % kafka_pub[host_listener_port],
-        "redis_url": "redis://%s:%d/0" % compose.published_ports(svcs["redis"])[6379],
-        "s3_endpoint": "http://%s:%d" % s3_pub[9000],
+        "kafka_published": "{}:{:d}".format(*kafka_pub[host_listener_port]),
+        "redis_url": "redis://{}:{:d}/0".format(*compose.published_ports(svcs["redis"])[6379]),
+        "s3_endpoint": "http://{}:{:d}".format(*s3_pub[9000]),
         "s3_console_port": str(s3_pub[9001][1]),
         "s3_access_key": str(env.get("MINIO_ROOT_USER", env.get("AWS_ACCESS_KEY_ID"))),
         "s3_secret_key": str(env.get("MINIO_ROOT_PASSWORD", env.get("AWS_SECRET_ACCESS_KEY"))),

@@ -15,5 +15,5 @@ def worlds_dir(tmp_path_factory):
 def world(worlds_dir):
     from data_generators import ensure_world
 
-    w = ensure_world(scale="small", seed=42, data_dir=worlds_dir)
+    ensure_world(scale="small", seed=42, data_dir=worlds_dir)  # the first call generates
     return ensure_world(scale="small", seed=42, data_dir=worlds_dir)  # the second call loads from disk

@@ -3,9 +3,7 @@ split, and leaked features look far too good. This is notebook 02's lesson."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
-import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline

@@ -62,8 +62,12 @@ def _valid(record: bytes) -> bool:
         return False
     if not isinstance(obj, dict) or any(k not in obj for k in REQUIRED):
         return False
-    return (isinstance(obj["user_id"], int) and isinstance(obj["event_ts"], str)
-            and isinstance(obj["price"], (int, float)) and obj["event_type"] in ("view", "click", "add_to_cart", "purchase"))  # fmt: skip
+    return (
+        isinstance(obj["user_id"], int)
+        and isinstance(obj["event_ts"], str)
+        and isinstance(obj["price"], (int, float))
+        and obj["event_type"] in ("view", "click", "add_to_cart", "purchase")
+    )
 
 
 def test_malformed(world):

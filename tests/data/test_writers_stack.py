@@ -29,13 +29,13 @@ def test_raw_lake_layout_and_round_trip(short_world, lab_settings):
 
     out = write_raw_lake(world, lab_settings)
     s3 = s3_client(lab_settings)
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=lab_settings.bucket_lake, Prefix="raw/")
-            for o in page.get("Contents", [])]  # fmt: skip
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=lab_settings.bucket_lake, Prefix="raw/")
+    keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
     event_keys = [k for k in keys if k.startswith("raw/events/")]
     pattern = re.compile(r"raw/events/dt=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/part-0\.parquet")
     assert all(pattern.fullmatch(k) for k in event_keys), [k for k in event_keys if not pattern.fullmatch(k)][:3]
     raw = world.raw_events
-    hours = set(zip(raw["event_ts"].dt.strftime("%Y-%m-%d"), raw["event_ts"].dt.strftime("%H")))
+    hours = set(zip(raw["event_ts"].dt.strftime("%Y-%m-%d"), raw["event_ts"].dt.strftime("%H"), strict=True))
     assert {pattern.fullmatch(k).groups() for k in event_keys} == hours
     assert "raw/users/part-0.parquet" in keys and "raw/products/part-0.parquet" in keys
     assert out["files"] == len(event_keys) + 2 and out["rows"] == len(world.raw_events)

@@ -34,7 +34,7 @@ def _headings(notebook: Path) -> list[str]:
 
 def test_enough_questions_across_levels():
     assert len(QUESTIONS) >= 20, "the guide's four questions plus at least sixteen more"
-    assert GUIDE_QUESTIONS <= {q.id for q in QUESTIONS}
+    assert {q.id for q in QUESTIONS} >= GUIDE_QUESTIONS
     assert {q.level for q in QUESTIONS} == set(interview.LEVELS)
 
 
@@ -148,7 +148,8 @@ def test_practice_mode_rejects_unknown_filters(tmp_path):
 def test_readme_index_lists_every_question():
     readme = (REPO_ROOT / "interview_prep" / "README.md").read_text()
     assert interview.render_index(QUESTIONS) in readme, (
-        "interview_prep/README.md is out of date: run `python -c 'from labkit.interview import refresh_index; refresh_index()'`"
+        "interview_prep/README.md is out of date: run "
+        "`python -c 'from labkit.interview import refresh_index; refresh_index()'`"
     )
 
 

@@ -35,7 +35,9 @@ def test_setup_makes_a_notebooks_own_deprecation_an_error(tmp_path):
         tmp_path / "strict.ipynb",
         "from labkit.notebook import setup\nsettings = setup('strict', plots=False)",
         # third-party code deprecating something stays a warning: the lab cannot fix it
-        "import warnings\nwarnings.warn_explicit('internal', DeprecationWarning, 'lib.py', 1, module='somelib.core')\nprint('ok')",
+        "import warnings\n"
+        "warnings.warn_explicit('internal', DeprecationWarning, 'lib.py', 1, module='somelib.core')\n"
+        "print('ok')",
         "import warnings\nwarnings.warn('this call is deprecated', DeprecationWarning)",
         "print('not reached')",
     )

@@ -28,11 +28,9 @@ def flows(pipe_settings, raw_lake, spark):
 
 
 def test_prefect_retries_a_transient_failure_and_materializes(flows, pipe_settings, world):
-    from feature_repo import get_store
+    from feature_repo import get_store, reset_online_state
     from pipelines.faults import _marker, inject_transient_failure
     from pipelines.feature_table import read_day
-
-    from feature_repo import reset_online_state
 
     daily, _ = flows
     day = world.config.start + dt.timedelta(days=12)
@@ -105,13 +103,14 @@ def test_airflow_dag_definition():
     from pipelines.airflow_runner import DAGS_FOLDER, VENV
 
     airflow_required()
+    dag_file = str(DAGS_FOLDER / "user_features_daily.py")
     code = (
         "import json, runpy\n"
-        "d = runpy.run_path(%r)['dag']\n"
+        f"d = runpy.run_path({dag_file!r})['dag']\n"
         "print(json.dumps({'schedule': d.schedule, 'catchup': d.catchup,"
         " 'tasks': sorted(d.task_ids), 'retries': {t.task_id: t.retries for t in d.tasks},"
         " 'upstream': {t.task_id: sorted(t.upstream_task_ids) for t in d.tasks}}))"
-    ) % str(DAGS_FOLDER / "user_features_daily.py")
+    )
     r = subprocess.run([str(VENV / "bin" / "python"), "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     info = json.loads(r.stdout.strip().splitlines()[-1])
