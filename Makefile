@@ -18,7 +18,7 @@ SCALE ?= small
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup airflow system-deps up down status doctor reset data lab test test-quick bench labs notebooks clean
+.PHONY: help setup airflow system-deps up down status doctor reset data lab test test-quick lint bench labs notebooks clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,10 @@ test: setup ## run every test: unit, stack, notebooks, exercises (its own stack 
 
 test-quick: setup ## unit tests only (no notebooks, no stack), for quick iteration
 	$(BIN)/python -m pytest tests -m "not notebook and not stack and not slow" $(PYTEST_ARGS)
+
+lint: setup ## ruff: lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: up ## run the benchmarks and write .lab/bench/report.md with its plots
 	$(BIN)/labkit bench
