@@ -24,10 +24,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import psutil
 
@@ -43,6 +44,20 @@ class ProcessError(RuntimeError):
 
 
 def _start_time(pid: int) -> float | None:
+    """When ``pid`` started, as a value that identifies this very process.
+
+    On Linux: seconds from boot (``/proc/<pid>/stat``), which a wall-clock step cannot shift.
+    psutil's ``create_time`` adds the boot time read from /proc/stat at each call, and that moves
+    whenever the clock is set (NTP, a laptop or WSL resuming): a pid file written before the step
+    would then name "someone else" and its still-running server would be orphaned.
+    Elsewhere: psutil's ``create_time``.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_bytes()
+            return int(stat[stat.rindex(b")") + 2:].split()[19]) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
     try:
         return psutil.Process(pid).create_time()
     except psutil.Error:
@@ -59,7 +74,7 @@ class ManagedProcess:
 
     name: str
     pid: int
-    started_at: float | None  # psutil's create_time: tells our process from a recycled pid
+    started_at: float | None  # see _start_time: tells our process from a recycled pid
     log_path: Path | None = None
     pid_path: Path | None = None
     argv: list[str] = field(default_factory=list)
@@ -77,7 +92,7 @@ class ManagedProcess:
                 if self.popen is None:
                     _reap(self.pid)
                 return False
-            return self.started_at is None or _same_start(proc.create_time(), self.started_at)
+            return self.started_at is None or _same_start(_start_time(self.pid), self.started_at)
         except psutil.Error:
             return False
 
@@ -99,7 +114,7 @@ class ManagedProcess:
 
     # -- readiness -----------------------------------------------------------------------
     def wait_ready(self, probe: Probe, timeout: float, interval: float = 0.1,
-                   what: str | None = None) -> "ManagedProcess":
+                   what: str | None = None) -> ManagedProcess:
         """Call ``probe`` until it answers; raise :class:`ProcessError` with the log's tail if the
         process exits first or ``timeout`` passes (and stop a process that stayed mute)."""
         what = what or self.name
@@ -108,9 +123,10 @@ class ManagedProcess:
         while True:
             answer = probe()
             ok, detail = answer if isinstance(answer, tuple) else (bool(answer), "no answer")
-            if ok:
+            alive = self.alive()  # after the probe: an answer from another process on our port is not ours
+            if ok and alive:
                 return self
-            if not self.alive():
+            if not alive:
                 code = self.returncode
                 self._forget()
                 raise ProcessError(
@@ -201,11 +217,15 @@ def adopt(pid_path: Path, *, name: str | None = None, log_path: Path | None = No
 # -- start and stop ------------------------------------------------------------------------
 def start(argv: Sequence[str], *, name: str, log_path: Path, pid_path: Path | None = None,
           env: dict[str, str] | None = None, cwd: Path | str | None = None,
-          header: bool = True) -> ManagedProcess:
+          header: bool = True, die_with_parent: bool = False) -> ManagedProcess:
     """Start ``argv`` in its own process group, output appended to ``log_path``.
 
     ``env`` is added to this process's environment. The pid file (if given) is written at once.
     A missing executable raises :class:`ProcessError` naming it.
+    ``die_with_parent``: on Linux the kernel SIGTERMs the process when this one dies, even by
+    SIGKILL (a notebook kernel killed mid-run); for helpers that must not outlive their caller.
+    Strictly it is the calling *thread* whose exit sends the signal: start such helpers from the
+    main thread.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     if pid_path is not None:
@@ -219,10 +239,12 @@ def start(argv: Sequence[str], *, name: str, log_path: Path, pid_path: Path | No
             popen = subprocess.Popen(
                 [str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 cwd=None if cwd is None else str(cwd), env={**os.environ, **(env or {})},
-                start_new_session=True,
+                start_new_session=True, preexec_fn=_parent_death_signal() if die_with_parent else None,
             )
         except FileNotFoundError as exc:
             raise ProcessError(f"cannot start {name}: {exc.filename or argv[0]} not found") from None
+        except PermissionError as exc:
+            raise ProcessError(f"cannot start {name}: {exc.filename or argv[0]} is not executable") from None
     _CHILDREN[popen.pid] = popen
     proc = ManagedProcess(name, popen.pid, _start_time(popen.pid), log_path, pid_path, [str(a) for a in argv],
                           offset, popen)
@@ -230,6 +252,26 @@ def start(argv: Sequence[str], *, name: str, log_path: Path, pid_path: Path | No
         started = f" {proc.started_at:.3f}" if proc.started_at is not None else ""
         pid_path.write_text(f"{popen.pid}{started}\n")
     return proc
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to SIGTERM the child when its parent dies (None elsewhere).
+
+    prctl is looked up here, in the parent: loading a library between fork and exec can deadlock.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def set_signal() -> None:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before prctl: nobody would send the signal
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return set_signal
 
 
 def _signal_group(pid: int, sig: int) -> None:
@@ -270,6 +312,7 @@ def stop_all(procs: list[ManagedProcess], timeout: float = 10.0) -> set[int]:
     live = [p for p in procs if p.alive()]
     for p in live:
         _signal_group(p.pid, signal.SIGTERM)
+        _signal_group(p.pid, signal.SIGCONT)  # a paused (SIGSTOP) process must run to act on the TERM
     stubborn = _wait_gone(live, timeout)
     for p in stubborn:
         _signal_group(p.pid, signal.SIGKILL)
