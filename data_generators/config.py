@@ -44,7 +44,7 @@ MAX_DAYS = 366
 class Traps:
     """Which data-quality traps are injected into ``raw_events`` (each can be switched off)."""
 
-    drift: bool = True  # dated price jump in one category (see ground_truth.json "drift")
+    drift: bool = True  # dated store-wide price jump (DRIFT_* below; ground_truth.json "drift")
     late_events: bool = True  # ingest_ts delayed by minutes to hours: out-of-order arrival
     duplicates: bool = True  # the same event delivered twice (same event_id)
     nulls: bool = True  # product_id and/or price missing
@@ -54,6 +54,15 @@ class Traps:
     @classmethod
     def none(cls) -> Traps:
         return cls(**{f.name: False for f in dataclasses.fields(cls)})
+
+
+# The drift (simulate.price_multiplier injects it; traps.py records it in the ground truth): from
+# ``drift_day`` 00:00 UTC on, a store-wide pricing change multiplies every price by this factor.
+# A 30% jump on every item moves the daily distribution of ``price`` far more than the day-to-day
+# noise (heavy users with odd tastes), so a per-day test on that ONE feature flags exactly the
+# drift day and no day before it (a jump in one category is lost in that noise at small scale).
+DRIFT_CATEGORIES = ("beauty", "books", "electronics", "fashion", "grocery", "home", "sports", "toys")
+DRIFT_PRICE_FACTOR = 1.3
 
 
 @dataclass(frozen=True)

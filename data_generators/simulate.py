@@ -20,7 +20,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from data_generators.config import WorldConfig
+from data_generators.config import DRIFT_CATEGORIES, DRIFT_PRICE_FACTOR, WorldConfig
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -174,8 +174,6 @@ def _sample_products(categories: np.ndarray, prod: dict[str, np.ndarray], rng: n
 
 def price_multiplier(config: WorldConfig, category: np.ndarray, day_index: np.ndarray) -> np.ndarray:
     """Price factor per (category index, day index): the injected drift, 1.0 elsewhere."""
-    from data_generators.traps import DRIFT_CATEGORIES, DRIFT_PRICE_FACTOR
-
     if not config.traps.drift:
         return np.ones(len(category))
     drift_day = (config.drift_day - config.start).days

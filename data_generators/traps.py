@@ -17,16 +17,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from data_generators.config import WorldConfig
+from data_generators.config import DRIFT_CATEGORIES, DRIFT_PRICE_FACTOR, WorldConfig
 from data_generators.simulate import HOUR_MS, to_ms, ts_ms
-
-# The drift: from ``config.drift_day`` 00:00 UTC on, a store-wide pricing change multiplies every
-# price by this factor. A 30% jump on every item moves the daily distribution of ``price`` far
-# more than the day-to-day noise (heavy users with odd tastes), so a per-day test on that ONE
-# feature flags exactly the drift day and no day before it (a jump in one category is lost in
-# that noise at small scale).
-DRIFT_CATEGORIES = ("beauty", "books", "electronics", "fashion", "grocery", "home", "sports", "toys")
-DRIFT_PRICE_FACTOR = 1.3
 
 LATE_FRACTION = 0.012  # share of events that arrive late (mobile twice as often: offline sync)
 LATE_MIN_S, LATE_MAX_S = 300, 7_200
