@@ -11,15 +11,14 @@ second API (say, a buggy deploy) can run beside the first.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from labkit import processes
 from labkit.settings import REPO_ROOT, Settings, get_settings
 
 
@@ -30,24 +29,31 @@ class ApiProcess:
     log_path: Path
     popen: subprocess.Popen | None = None
     pid_path: Path | None = None
+    process: processes.ManagedProcess | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.process is None:  # built from a bare pid: trust the pid alone
+            self.process = processes.ManagedProcess("the feature API", self.pid, None, self.log_path,
+                                                    self.pid_path, popen=self.popen)
 
     def is_running(self) -> bool:
-        if self.popen is not None:
-            return self.popen.poll() is None
-        try:
-            os.kill(self.pid, 0)
-            return True
-        except OSError:
-            return False
+        return self.process.alive()
 
     def log_tail(self, lines: int = 20) -> str:
-        if not self.log_path.is_file():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        """The last lines this run of the API wrote to its log."""
+        return self.process.log_tail(lines)
+
+    @classmethod
+    def _of(cls, proc: processes.ManagedProcess, url: str) -> ApiProcess:
+        return cls(proc.pid, url, proc.log_path, proc.popen, proc.pid_path, proc)
 
 
 def _pid_file(s: Settings, port: int) -> Path:
     return s.run_dir / f"feature_api-{port}.pid"
+
+
+def _is_feature_api(p) -> bool:
+    return "serving.api" in " ".join(p.cmdline())
 
 
 def start_api(env: dict[str, str] | None = None, port: int | None = None, settings: Settings | None = None,
@@ -59,19 +65,14 @@ def start_api(env: dict[str, str] | None = None, port: int | None = None, settin
     s = settings or get_settings()
     port = port or s.ports["feature_api"]
     _stop_previous(s, port)
-    s.run_dir.mkdir(parents=True, exist_ok=True)
-    s.log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = s.log_dir / f"feature_api-{port}.log"
     # the child must talk to THIS stack even when `settings` is not the environment's (tests)
     stack_env = {"LAB_HOME": str(s.home), "LAB_PORT_OFFSET": str(s.port_offset), "LAB_REDIS_URL": s.redis_url,
-                 "LAB_KAFKA_BOOTSTRAP": s.kafka_bootstrap, "LAB_S3_ENDPOINT": s.s3_endpoint}
-    child_env = {**os.environ, **stack_env, "LAB_FEATURE_API_PORT": str(port), **(env or {})}
-    child_env.setdefault("PYTHONPATH", str(REPO_ROOT))
-    with log_path.open("ab") as log:
-        popen = subprocess.Popen([sys.executable, "-m", "serving.api"], cwd=REPO_ROOT, env=child_env,
-                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    _pid_file(s, port).write_text(str(popen.pid))
-    api = ApiProcess(popen.pid, f"http://{s.host}:{port}", log_path, popen, _pid_file(s, port))
+                 "LAB_KAFKA_BOOTSTRAP": s.kafka_bootstrap, "LAB_S3_ENDPOINT": s.s3_endpoint,
+                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = processes.start([sys.executable, "-m", "serving.api"], name=f"the feature API on port {port}",
+                           log_path=s.log_dir / f"feature_api-{port}.log", pid_path=_pid_file(s, port),
+                           env={**stack_env, "LAB_FEATURE_API_PORT": str(port), **(env or {})}, cwd=REPO_ROOT)
+    api = ApiProcess._of(proc, f"http://{s.host}:{port}")
     return wait_ready(api, wait_s) if wait else api
 
 
@@ -80,15 +81,9 @@ def _stop_previous(s: Settings, port: int) -> None:
     port, our own pid file), and refuse to start beside anything else holding the port."""
     import socket
 
-    pid_file = _pid_file(s, port)
-    if pid_file.is_file():
-        try:
-            old = ApiProcess(int(pid_file.read_text().strip()), f"http://{s.host}:{port}", s.log_dir / "x")
-        except ValueError:
-            old = None
-        if old is not None and old.is_running() and _is_feature_api(old.pid):
-            stop_api(old)
-        pid_file.unlink(missing_ok=True)
+    old = processes.adopt(_pid_file(s, port), name="the feature API", match=_is_feature_api)
+    if old is not None:
+        old.stop()
     with socket.socket() as sock:
         sock.settimeout(0.5)
         if sock.connect_ex((s.host, port)) == 0:
@@ -96,68 +91,32 @@ def _stop_previous(s: Settings, port: int) -> None:
                                f"the API on another port: start_api(port=...)")
 
 
-def _is_feature_api(pid: int) -> bool:
-    try:
-        import psutil
-
-        return "serving.api" in " ".join(psutil.Process(pid).cmdline())
-    except Exception:
-        return False
-
-
 def stop_processors(group_prefix: str, settings: Settings | None = None) -> list[int]:
     """Stop stream processors left running by an earlier, interrupted run (groups ``<prefix>*``)."""
-    from streaming.runner import stop_pid
-
     s = settings or get_settings()
     stopped = []
     for pid_path in (s.home / "streaming").glob(f"{group_prefix}*/processor.pid"):
-        try:
-            pid = int(pid_path.read_text().strip())
-        except ValueError:
-            continue
-        try:
-            import psutil
-
-            if "streaming.processor" in " ".join(psutil.Process(pid).cmdline()):
-                stop_pid(pid)
-                stopped.append(pid)
-        except Exception:
-            pass
-        pid_path.unlink(missing_ok=True)
+        proc = processes.adopt(pid_path, name=f"stream processor {pid_path.parent.name}",
+                               match=lambda p: "streaming.processor" in " ".join(p.cmdline()))
+        if proc is not None:  # a pid file naming nothing (or someone else) is removed by adopt()
+            proc.stop(timeout=20)
+            stopped.append(proc.pid)
     return stopped
 
 
 def wait_ready(api: ApiProcess, wait_s: float = 90.0) -> ApiProcess:
     """Block until the API answers /health (it loads the feature registry first)."""
-    popen, log_path, port = api.popen, api.log_path, api.url.rsplit(":", 1)[1]
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if not api.is_running():
-            code = popen.returncode if popen is not None else "?"
-            raise RuntimeError(f"the feature API exited at start (code {code}); log {log_path}:\n"
-                               f"{api.log_tail()}")
+    def health() -> tuple[bool, str]:
         try:
-            if httpx.get(f"{api.url}/health", timeout=1.0).status_code == 200:
-                return api
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    stop_api(api)
-    raise TimeoutError(f"the feature API did not answer on {api.url}/health within {wait_s:.0f} s; "
-                       f"is port {port} taken? log {log_path}:\n{api.log_tail()}")
+            code = httpx.get(f"{api.url}/health", timeout=1.0).status_code
+            return code == 200, f"{api.url}/health answered {code}"
+        except httpx.HTTPError as exc:
+            return False, f"no answer on {api.url}/health ({type(exc).__name__})"
+
+    api.process.wait_ready(health, wait_s, interval=0.2)
+    return api
 
 
 def stop_api(api: ApiProcess, timeout_s: float = 10.0) -> None:
-    """SIGTERM the API (by PID), then SIGKILL if it does not exit in time."""
-    if api.is_running():
-        os.kill(api.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while api.is_running() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if api.is_running():
-            os.kill(api.pid, signal.SIGKILL)
-    if api.popen is not None:
-        api.popen.wait(timeout=5)
-    if api.pid_path is not None and api.pid_path.is_file() and api.pid_path.read_text().strip() == str(api.pid):
-        api.pid_path.unlink(missing_ok=True)
+    """SIGTERM the API's process group (by PID), then SIGKILL if it does not exit in time."""
+    api.process.stop(timeout_s)
