@@ -16,10 +16,13 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+import psutil
+
+from labkit import processes
 from labkit.settings import REPO_ROOT, Settings, get_settings
 from streaming.events import encode_event
 
@@ -85,6 +88,10 @@ def produce_events(topic: str, events: Iterable[dict | bytes | tuple[bytes, byte
     return high
 
 
+def _is_processor(p) -> bool:
+    return "streaming.processor" in " ".join(p.cmdline())
+
+
 @dataclass
 class ProcessorProcess:
     """A running ``python -m streaming.processor``; stop it with :meth:`stop` or crash it with :meth:`kill`."""
@@ -96,56 +103,41 @@ class ProcessorProcess:
     pid_path: Path
     popen: subprocess.Popen | None = None
     settings: Settings | None = None
+    process: processes.ManagedProcess | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.process is None:  # built from a bare pid: trust the pid alone
+            self.process = processes.ManagedProcess(f"stream processor {self.group}", self.pid, None,
+                                                    self.log_path, self.pid_path, self.args, popen=self.popen)
 
     @property
     def metrics_prefix(self) -> str:
         return f"stream:{self.group}:"
 
     def alive(self) -> bool:
-        if self.popen is not None:
-            return self.popen.poll() is None
-        try:
-            os.kill(self.pid, 0)
-            return True
-        except ProcessLookupError:
-            return False
-
-    def _wait_exit(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive():
-                return True
-            time.sleep(0.05)
-        return False
+        return self.process.alive()
 
     def stop(self, timeout: float = 20) -> int | None:
-        """Graceful stop (SIGTERM: the processor commits its checkpoint and exits)."""
-        if self.alive():
-            os.kill(self.pid, signal.SIGTERM)
-            if not self._wait_exit(timeout):
-                self.kill()
-        self.pid_path.unlink(missing_ok=True)
+        """Graceful stop (SIGTERM: the processor commits its checkpoint and exits; SIGKILL after
+        ``timeout``). Returns the exit code (0 = clean) when this process started it."""
+        self.process.stop(timeout)
         return self.popen.returncode if self.popen else None
 
     def kill(self) -> None:
         """SIGKILL: the crash nobody gets to clean up after (no commit, no flush)."""
-        if self.alive():
-            os.kill(self.pid, signal.SIGKILL)
-            self._wait_exit(10)
-        self.pid_path.unlink(missing_ok=True)
+        self.process.kill()
 
     def pause(self) -> None:
         """SIGSTOP: freeze the processor (a hung process, a long GC pause) without killing it."""
-        os.kill(self.pid, signal.SIGSTOP)
+        self.process.signal(signal.SIGSTOP)
 
     def resume(self) -> None:
         """SIGCONT: let a paused processor run again; it carries on from where it froze."""
-        os.kill(self.pid, signal.SIGCONT)
+        self.process.signal(signal.SIGCONT)
 
     def log_tail(self, n: int = 30) -> str:
-        if not self.log_path.is_file():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        """The last ``n`` lines this run of the processor wrote to its log."""
+        return self.process.log_tail(n)
 
     def progress(self, topic: str) -> dict[int, int]:
         """Highest flushed input offset per partition, as the processor reported it."""
@@ -157,23 +149,19 @@ class ProcessorProcess:
 
 def start_processor(*, input_topic: str, features_topic: str, dlq_topic: str, group: str,
                     settings: Settings | None = None, ready_timeout: float = 60, **options) -> ProcessorProcess:
-    """Launch the processor in a new process and wait until it has joined its consumer group.
+    """Launch the processor in a new process and wait until it has joined its consumer group
+    (it writes a ready file once its processing loop runs).
 
     ``options`` map to the command-line flags: ``grace_s=600`` -> ``--grace-s 600``,
     ``no_freshness=True`` -> ``--no-freshness``.
     """
     s = settings or get_settings()
     run_dir = s.home / "streaming" / group
-    run_dir.mkdir(parents=True, exist_ok=True)
     pid_path, log_path, ready_path = run_dir / "processor.pid", run_dir / "processor.log", run_dir / "ready"
-    if pid_path.is_file():
-        old = int(pid_path.read_text() or 0)
-        try:
-            os.kill(old, 0)
-            raise RuntimeError(f"a processor for group {group!r} already runs as pid {old}; stop it first "
-                               f"(streaming.runner.stop_pid({old})) or use another group")
-        except ProcessLookupError:
-            pid_path.unlink()
+    old = processes.adopt(pid_path, match=_is_processor)  # an empty or stale pid file means: not running
+    if old is not None:
+        raise RuntimeError(f"a processor for group {group!r} already runs as pid {old.pid}; stop it first "
+                           f"(streaming.runner.stop_pid({old.pid})) or use another group")
     ready_path.unlink(missing_ok=True)
     args = [sys.executable, "-m", "streaming.processor", "--input-topic", input_topic,
             "--features-topic", features_topic, "--dlq-topic", dlq_topic, "--group", group]
@@ -183,49 +171,37 @@ def start_processor(*, input_topic: str, features_topic: str, dlq_topic: str, gr
             args.append(flag)
         elif value not in (None, False):
             args += [flag, str(value)]
-    env = {**os.environ, "STREAM_READY_FILE": str(ready_path), "LAB_HOME": str(s.home),
+    env = {"STREAM_READY_FILE": str(ready_path), "LAB_HOME": str(s.home),
            "LAB_KAFKA_BOOTSTRAP": s.kafka_bootstrap, "LAB_REDIS_URL": s.redis_url,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-    log = log_path.open("ab")
-    popen = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(REPO_ROOT),
-                             start_new_session=True)
-    pid_path.write_text(str(popen.pid))
-    proc = ProcessorProcess(popen.pid, group, args, log_path, pid_path, popen, s)
+    managed = processes.start(args, name=f"the stream processor (group {group!r})", log_path=log_path,
+                              pid_path=pid_path, env=env, cwd=REPO_ROOT)
+    proc = ProcessorProcess(managed.pid, group, args, log_path, pid_path, managed.popen, s, managed)
     # A notebook that fails half-way must not leave its processor running after the kernel exits.
     atexit.register(_stop_quietly, proc)
-    deadline = time.monotonic() + ready_timeout
-    while not ready_path.is_file():
-        if not proc.alive():
-            raise RuntimeError(f"the processor exited with code {popen.returncode} while starting:\n{proc.log_tail()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise TimeoutError(f"the processor did not start within {ready_timeout}s:\n{proc.log_tail()}")
-        time.sleep(0.05)
+    managed.wait_ready(lambda: (ready_path.is_file(), f"no ready file {ready_path} yet: it has not joined "
+                                f"its consumer group; is Kafka up (`labkit status`)?"),
+                       ready_timeout, interval=0.05)
     return proc
 
 
 def _stop_quietly(proc: ProcessorProcess) -> None:
     try:
-        if proc.alive():
-            proc.stop(timeout=10)
+        proc.stop(timeout=10)
     except Exception:  # interpreter shutdown: best effort only
         pass
 
 
 def stop_pid(pid: int, timeout: float = 20) -> None:
-    """Stop a processor started elsewhere (e.g. a previous notebook run) by its pid."""
+    """Stop a processor started elsewhere (e.g. a previous notebook run) by its pid: SIGTERM its
+    process group, SIGKILL after ``timeout``. A pid that is not a stream processor is refused."""
     try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
+        cmdline = " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:  # gone already
         return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
+    if "streaming.processor" not in cmdline:
+        raise ValueError(f"pid {pid} is not a stream processor ({cmdline[:80]!r}); not stopping it")
+    processes.ManagedProcess(f"stream processor (pid {pid})", pid, None).stop(timeout)
 
 
 def wait_for_offsets(proc: ProcessorProcess, topic: str, offsets: dict[int, int], timeout: float = 60) -> float:

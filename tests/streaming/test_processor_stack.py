@@ -12,6 +12,7 @@ import time
 import pandas as pd
 import pytest
 
+from labkit import processes
 from streaming import keys
 from streaming.batch import expected_stream_clicks, purchase_totals, valid_mask
 from streaming.replay import world_records
@@ -162,7 +163,7 @@ def test_kill_minus_9_twice_loses_nothing_and_double_counts_nothing(stream_setti
 def test_processor_runs_as_its_own_process_and_stops_by_pid(stream_settings, run_id, processor):
     proc = processor()
     assert proc.alive() and proc.pid != os.getpid()
-    assert int(proc.pid_path.read_text()) == proc.pid
+    assert processes.read_pid_file(proc.pid_path)[0] == proc.pid
     with pytest.raises(RuntimeError, match="already runs as pid"):
         processor()
     assert proc.stop() == 0
