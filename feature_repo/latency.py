@@ -8,8 +8,6 @@ Three ways to read the same features for the same keys:
 from __future__ import annotations
 
 import atexit
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from labkit import processes
 from labkit.settings import Settings, get_settings
 
 
@@ -89,97 +88,81 @@ class FeastServer:
     # gunicorn recycles a worker after --max-requests (Feast's default: 1000) calls: a latency spike
     # and reset keep-alive connections in the middle of a benchmark. 0 turns recycling off.
     max_requests: int = 0
-    proc: subprocess.Popen | None = None
     log_path: Path | None = None
+    _process: processes.ManagedProcess | None = field(default=None, init=False, repr=False)
+    _at_exit: bool = field(default=False, init=False, repr=False)
 
     @property
     def url(self) -> str:
         return f"http://{self.settings.host}:{self.port or self.settings.ports['feast_serve']}"
 
-    def launch(self) -> "FeastServer":
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        """The gunicorn master's Popen while this object runs a server."""
+        return self._process.popen if self._process is not None else None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def launch(self) -> FeastServer:
         """Start the process and return at once (it needs 10-30 s to import Feast and load the
         registry: launch early, do other work, then :meth:`wait_ready`)."""
         from feature_repo.lab_store import REPO_DIR, _prepare_env, write_feature_store_yaml
 
-        if self.proc is not None and self.proc.poll() is None:
+        if self._process is not None and self._process.alive():
             return self
         port = self.port or self.settings.ports["feast_serve"]
         _probe_port_free(self.settings.host, port)
         _prepare_env(self.settings)
         yaml_path = write_feature_store_yaml(self.settings)
         self.log_path = self.settings.log_dir / f"feast-serve-{port}.log"
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         feast_bin = Path(sys.executable).with_name("feast")
         cmd = [str(feast_bin)] if feast_bin.exists() else [sys.executable, "-c", "from feast.cli.cli import cli; cli()"]
         cmd += ["-c", str(REPO_DIR), "-f", str(yaml_path), "serve", "--host", self.settings.host,
                 "--port", str(port), "--workers", str(self.workers), "--no-access-log",
                 "--max-requests", str(self.max_requests)]
-        with open(self.log_path, "wb") as log:
-            # Own process group: stop() can end the gunicorn master and its workers together.
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
-                                         start_new_session=True, preexec_fn=_die_with_parent)
-        # If the notebook or script dies before stop(), do not leave a server behind.
-        atexit.register(self.stop)
+        # Its own process group (stop() ends the gunicorn master and its workers together), and on
+        # Linux the kernel SIGTERMs it if this process dies without stop(), even by SIGKILL (a
+        # notebook kernel killed mid-run).
+        self._process = processes.start(cmd, name=f"feast serve on {self.url}", log_path=self.log_path,
+                                        die_with_parent=True)
+        if not self._at_exit:  # the other safety net: a script or kernel that exits normally
+            atexit.register(self.stop)
+            self._at_exit = True
         return self
 
-    def wait_ready(self, timeout_s: float = 90.0) -> "FeastServer":
+    def wait_ready(self, timeout_s: float = 90.0) -> FeastServer:
         """Block until ``/health`` answers 200; a dead process or a timeout raises with the log's tail."""
         import httpx
 
-        if self.proc is None:
+        if self._process is None:
             raise RuntimeError("feast serve was not launched: call launch() or start() first")
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                code = self.proc.returncode
-                self.proc = None
-                raise RuntimeError(f"feast serve exited with code {code}; last log lines:\n{_tail(self.log_path)}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        self.stop()
-        raise TimeoutError(f"feast serve did not answer {self.url}/health within {timeout_s:.0f} s; "
-                           f"log: {self.log_path}\n{_tail(self.log_path)}")
 
-    def start(self, timeout_s: float = 90.0) -> "FeastServer":
+        def health() -> tuple[bool, str]:
+            try:
+                code = httpx.get(self.url + "/health", timeout=1.0).status_code
+                return code == 200, f"{self.url}/health answered {code}"
+            except httpx.HTTPError as exc:
+                return False, f"no answer on {self.url}/health ({type(exc).__name__})"
+
+        self._process.wait_ready(health, timeout_s, interval=0.25)
+        return self
+
+    def start(self, timeout_s: float = 90.0) -> FeastServer:
         return self.launch().wait_ready(timeout_s)
 
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
     def stop(self, timeout_s: float = 10.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            self.proc = None
-            return
-        pgid = os.getpgid(self.proc.pid)  # the group this object started (start_new_session above)
-        os.killpg(pgid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(pgid, signal.SIGKILL)
-            self.proc.wait()
-        self.proc = None
+        """SIGTERM the server's process group (master and workers), SIGKILL after ``timeout_s``."""
+        if self._process is not None:
+            self._process.stop(timeout_s)
+            self._process = None
 
-    def __enter__(self) -> "FeastServer":
+    def __enter__(self) -> FeastServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: on Linux, ask the kernel to SIGTERM it when its parent dies, so a
-    notebook kernel killed mid-run (e.g. by papermill after an error) does not leave a server behind.
-    Elsewhere atexit + stop() are the only safety nets."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _probe_port_free(host: str, port: int) -> None:
@@ -189,12 +172,6 @@ def _probe_port_free(host: str, port: int) -> None:
         if s.connect_ex((host, port)) == 0:
             raise RuntimeError(f"port {port} on {host} is already in use (another feast serve?). Stop it, or "
                                f"set LAB_FEAST_SERVE_PORT to a free port")
-
-
-def _tail(path: Path | None, n: int = 15) -> str:
-    if not path or not path.is_file():
-        return "(no log)"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
 
 
 def rows_to_columns(entity_rows: list[dict]) -> dict[str, list]:
