@@ -303,23 +303,24 @@ def cmd_jupyter(argv: list[str]) -> int:
     p.add_argument("--stop", action="store_true", help="stop a background JupyterLab started by --background")
     args = p.parse_args(argv)
     s = _settings()
-    from labkit.stack import embedded, probes
+    from labkit import processes
+    from labkit.stack import probes
 
     pid_path, log_path, token_path = _jupyter_files(s)
+    running = processes.adopt(pid_path, name="JupyterLab", log_path=log_path,
+                              match=lambda p: "jupyterlab" in " ".join(p.cmdline()))
     if args.stop:
-        pid = embedded.read_pid_file(pid_path)
-        if pid and embedded.pid_alive(pid):
-            embedded.stop_pid(pid)
-            print(f"JupyterLab stopped (pid {pid})")
+        if running is not None:
+            running.stop()
+            print(f"JupyterLab stopped (pid {running.pid})")
         else:
             print("no background JupyterLab was running")
-        pid_path.unlink(missing_ok=True)
         return 0
 
     port = s.ports["jupyter"]
-    pid = embedded.read_pid_file(pid_path)
-    if pid and embedded.pid_alive(pid) and token_path.is_file():
-        print(f"JupyterLab already runs (pid {pid}): {s.url('jupyter', '/lab?token=' + token_path.read_text().strip())}")
+    if running is not None and token_path.is_file():
+        print(f"JupyterLab already runs (pid {running.pid}): "
+              f"{s.url('jupyter', '/lab?token=' + token_path.read_text().strip())}")
         return 0
     holder = probes.port_holder(port, s.host)
     if holder:
@@ -346,19 +347,22 @@ def cmd_jupyter(argv: list[str]) -> int:
                 return proc.wait()
             except KeyboardInterrupt:  # the terminal sent it to Jupyter too; let it shut down cleanly
                 continue
-    with log_path.open("ab") as fh:
-        proc = subprocess.Popen(argv_j, cwd=str(REPO_ROOT), stdin=subprocess.DEVNULL, stdout=fh,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    pid_path.write_text(f"{proc.pid}\n")
-    embedded._CHILDREN[proc.pid] = proc
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            print(f"labkit jupyter: JupyterLab exited:\n{embedded.log_tail(log_path)}", file=sys.stderr)
-            pid_path.unlink(missing_ok=True)
-            return 1
-        if probes.tcp_open(s.host if s.host != "0.0.0.0" else "127.0.0.1", port):
-            break
-        time.sleep(0.3)
+    proc = processes.start(argv_j, name="JupyterLab", log_path=log_path, pid_path=pid_path, cwd=REPO_ROOT)
+    status_url = f"http://{s.host if s.host != '0.0.0.0' else '127.0.0.1'}:{port}/api/status"
+
+    def answers() -> tuple[bool, str]:  # the REST API with our token: the server is up and it is ours
+        import httpx
+
+        try:
+            code = httpx.get(status_url, headers={"Authorization": f"token {token}"}, timeout=1.0).status_code
+            return code == 200, f"{status_url} answered {code}"
+        except httpx.HTTPError as exc:
+            return False, f"no answer on {status_url} ({type(exc).__name__})"
+
+    try:
+        proc.wait_ready(answers, timeout=60, interval=0.3)
+    except processes.ProcessError as exc:
+        print(f"labkit jupyter: {exc}", file=sys.stderr)
+        return 1
     print(f"JupyterLab (pid {proc.pid}, log {log_path}): {url}\nstop it with `labkit jupyter --stop`")
     return 0

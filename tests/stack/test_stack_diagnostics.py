@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from labkit import processes
 from labkit.stack import doctor, embedded, probes
 
 pytestmark = pytest.mark.stack
@@ -192,15 +193,15 @@ def test_jupyter_background_serves_with_its_token_and_stops(stack_factory):
         assert done.returncode == 0, done.stdout + done.stderr
         token = (s.run_dir / "jupyter.token").read_text().strip()
         assert f"token={token}" in done.stdout
-        pid = embedded.read_pid_file(s.run_dir / "jupyter.pid")
-        assert embedded.pid_alive(pid)
+        jupyter = processes.adopt(s.run_dir / "jupyter.pid")
+        assert jupyter is not None and jupyter.alive()
         ok = httpx.get(s.url("jupyter", "/api/status"), params={"token": token}, timeout=10)
         denied = httpx.get(s.url("jupyter", "/api/status"), timeout=10)
         assert ok.status_code == 200 and denied.status_code == 403
     finally:
         stopped = stack.labkit("jupyter", "--stop")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
-    assert not embedded.pid_alive(pid)
+    assert not jupyter.alive() and not (s.run_dir / "jupyter.pid").exists()
 
 
 # -- the session's test stack (root conftest.py) --------------------------------------------
