@@ -4,10 +4,7 @@ split, and leaked features look far too good. This is notebook 02's lesson."""
 from __future__ import annotations
 
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+import pytest
 
 from data_generators.features import leaky_user_features, point_in_time_join
 
@@ -22,6 +19,12 @@ def design(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def time_split_auc(df: pd.DataFrame) -> float:
+    # scikit-learn is imported here, not at collection: it costs 3-5 s that make test-quick skips.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     cut = df["label_ts"].quantile(0.7)
     train, test = df[df["label_ts"] < cut], df[df["label_ts"] >= cut]
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(design(train), train["label"])
@@ -49,6 +52,7 @@ def test_point_in_time_join_uses_only_the_past(world):
     assert (leaky["event_timestamp"] > leaky["label_ts"]).all()
 
 
+@pytest.mark.slow  # imports scikit-learn and fits two models
 def test_pit_features_beat_chance_and_leaked_ones_look_too_good(world):
     pit = time_split_auc(point_in_time_join(world.labels, world.user_features))
     leaked = time_split_auc(leaky_user_features(world.labels, world.user_features))

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from feature_repo import latency, oracle
-from feature_repo.definitions import SNAPSHOT_TTL
 
 pytestmark = pytest.mark.stack
 
@@ -32,6 +31,8 @@ def test_apply_registers_every_object(feast_store):
 
 
 def test_historical_features_match_the_oracle_on_every_row_and_edge(feast_store, small_world):
+    from feature_repo.definitions import SNAPSHOT_TTL  # imports Feast: not at collection (make test-quick)
+
     entity = small_world.labels.rename(columns={"label_ts": "event_timestamp"})
     entity = pd.concat(
         [
@@ -55,6 +56,7 @@ def test_historical_features_match_the_oracle_on_every_row_and_edge(feast_store,
 
 def test_file_offline_store_still_drops_rows_outside_the_ttl(lab_settings, small_world):
     # Notebook 02 teaches this trap; if Feast fixes it, this fails and the lesson must change.
+    from feature_repo.definitions import SNAPSHOT_TTL
     from feature_repo.lab_store import file_offline_store
 
     edges = oracle.boundary_rows(small_world.user_features, key="user_id", ttl=SNAPSHOT_TTL, n_keys=2)

@@ -65,6 +65,7 @@ def test_link_world_points_and_repoints_offline_files(tmp_path):
         lab_store.link_world(types.SimpleNamespace(paths={"user_features": files[1].paths["user_features"]}), s)
 
 
+@pytest.mark.slow  # importing Feast alone takes 5-9 s on two cores
 def test_definitions_follow_the_settings(tmp_path):
     from feature_repo.definitions import build
 
@@ -81,6 +82,7 @@ def test_definitions_follow_the_settings(tmp_path):
         assert fv.description and fv.owner and fv.ttl and fv.tags.get("version")
 
 
+@pytest.mark.slow  # importing Feast alone takes 5-9 s on two cores
 def test_on_demand_function_handles_missing_values():
     from feature_repo.definitions import price_vs_user_average
 

@@ -38,6 +38,7 @@ def test_rows_to_columns_and_back():
         latency.response_to_columns({"detail": "Feature service not found"})
 
 
+@pytest.mark.slow  # checks against Feast's own key helpers: importing Feast alone takes 5-9 s
 def test_redis_layout_matches_feast():
     keys = latency.redis_keys("proj", "user_id", [1, 2])
     assert len(set(keys)) == 2 and all(k.endswith(b"proj") and b"user_id" in k for k in keys)

@@ -26,6 +26,7 @@ def test_ks_of_identical_samples_is_zero_and_disjoint_samples_one():
     assert ks_statistic(x, x + 1000) == 1.0
 
 
+@pytest.mark.slow  # importing Evidently alone takes 6-12 s on two cores
 def test_psi_matches_evidently():
     from monitoring.evidently_report import evidently_drift
 
@@ -102,6 +103,7 @@ def test_alert_severity():
     assert alert.severity == "critical" and alert.feature == "price" and "2026-01-19" in alert.message
 
 
+@pytest.mark.slow  # importing Evidently alone takes 6-12 s on two cores
 def test_psi_of_a_discrete_feature_matches_evidently():
     from monitoring.evidently_report import evidently_drift
 

@@ -27,6 +27,7 @@ def test_bad_batch_day_fails_with_a_readable_report(world):
     assert "price" in broken and "amount" in broken
 
 
+@pytest.mark.slow  # one Great Expectations run per day of the world: ~5 s
 def test_every_clean_day_passes(world):
     bad_day = dt.date.fromisoformat(world.ground_truth["bad_batch"]["date"])
     for k in range(world.config.days):
