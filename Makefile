@@ -14,11 +14,13 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml 2>/dev/
 # Airflow only schedules (module 07), in its own virtualenv so its pins never fight the lab's.
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-$(shell cat requirements-airflow.lock 2>/dev/null | cksum | cut -d' ' -f1)
+# The embedded Kafka broker's jars, fetched once from the lock files in jvm/ and verified (SHA-256).
+JARS_STAMP := $(VENV)/jars/.installed-$(shell cat jvm/*.lock 2>/dev/null | cksum | cut -d' ' -f1)
 SCALE ?= small
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup airflow system-deps up down status doctor reset data lab test test-quick lint bench labs notebooks clean
+.PHONY: help setup java airflow system-deps up down status doctor reset data lab test test-quick lint bench labs notebooks clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,11 +39,18 @@ $(AIRFLOW_STAMP): requirements-airflow.lock | $(STAMP)
 	@rm -f $(AIRFLOW_VENV)/.installed-* && touch $@
 	@echo "Airflow environment ready in $(AIRFLOW_VENV)"
 
+$(JARS_STAMP): $(wildcard jvm/*.lock) | $(STAMP) java
+	$(BIN)/labkit jars install
+	@rm -f $(VENV)/jars/.installed-* && touch $@
+
 airflow: $(AIRFLOW_STAMP) ## create .venv-airflow from requirements-airflow.lock (module 07 runs its DAG there)
 
-setup: $(STAMP) $(AIRFLOW_STAMP) ## create .venv and .venv-airflow from their lock files (nothing when up to date)
+setup: $(STAMP) $(JARS_STAMP) $(AIRFLOW_STAMP) ## create the venvs and fetch the Kafka jars from their lock files (nothing when up to date)
 
-system-deps: ## install the system packages the embedded stack needs (Debian/Ubuntu: apt; macOS: brew)
+java: # Java 17+ is the one system dependency: install it when it is missing (says what and why)
+	@bash scripts/install-system-deps.sh --check || bash scripts/install-system-deps.sh
+
+system-deps: ## install the one system package the lab needs, Java 17+ (Debian/Ubuntu: apt; macOS: brew)
 	@bash scripts/install-system-deps.sh
 
 up: setup ## start the stack (Docker Compose if a Docker engine answers, else embedded servers)

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reset": ("labkit.stack_cli:cmd_reset", "stop the stack and wipe lab data (installs are kept)"),
     "jupyter": ("labkit.stack_cli:cmd_jupyter", "start JupyterLab on the lab's port and print its URL"),
     "env": ("labkit.stack_cli:cmd_env", "print the settings in use (secrets masked)"),
+    "jars": ("labkit.jvm:cmd_jars", "install, check or re-lock the JVM artifacts (Kafka) from jvm/*.lock"),
     "labs": ("labkit.labs:cmd_labs", "regenerate labs/ from solutions/"),
     "run-notebooks": ("labkit.runner:cmd_run_notebooks", "execute notebooks with papermill at a given scale"),
     "bench": ("labkit.bench:cmd_bench", "run the benchmarks and write the report"),

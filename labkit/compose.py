@@ -50,7 +50,6 @@ def compose_env(settings: Settings) -> dict[str, str]:
         "LAB_S3_SECRET_KEY": settings.s3_secret_key,
         "LAB_S3_REGION": settings.s3_region,
         "LAB_BUCKET_LAKE": settings.bucket_lake,
-        "LAB_BUCKET_KAFKA": settings.bucket_kafka,
     }
 
 

@@ -29,6 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Default ports, before LAB_PORT_OFFSET. The lab's public endpoints use the standard ports.
 DEFAULT_PORTS: dict[str, int] = {
     "kafka": 9092,
+    "kafka_controller": 9093,  # the KRaft controller listener (embedded stack; internal in Docker)
     "redis": 6379,
     "s3": 9000,
     "s3_console": 9001,  # MinIO console (docker) / SeaweedFS admin UI (embedded)
@@ -74,10 +75,10 @@ class Settings:
     s3_secret_key: str
     s3_region: str
     bucket_lake: str  # raw/, processed/, delta/, iceberg/, models/
-    bucket_kafka: str  # tansu's durable storage (embedded stack)
     spark_master: str
     kafka_session_timeout_ms: int
     kafka_heartbeat_interval_ms: int
+    kafka_heap: str  # the embedded broker's JVM heap (-Xmx), e.g. "384m"
     feature_repo: Path
     extra: dict[str, str] = field(default_factory=dict)
     # How Spark reads the S3 lake: "stage" copies the needed partitions to local disk first
@@ -106,7 +107,7 @@ class Settings:
 
     @property
     def buckets(self) -> tuple[str, ...]:
-        return (self.bucket_lake, self.bucket_kafka)
+        return (self.bucket_lake,)
 
     # -- derived endpoints ---------------------------------------------------------------
     @property
@@ -149,6 +150,14 @@ def _int(raw: str, name: str) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not an integer; set it to a number such as 20000 or unset it") from None
+
+
+def _heap(raw: str) -> str:
+    import re
+
+    if not re.fullmatch(r"\d+[mMgG]", raw):
+        raise ValueError(f"LAB_KAFKA_HEAP={raw!r} is not a JVM heap size; write it like 384m or 1g")
+    return raw
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -194,10 +203,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         s3_secret_key=get("LAB_S3_SECRET_KEY", "mlinfra-lab-secret"),
         s3_region=get("LAB_S3_REGION", "us-east-1"),
         bucket_lake=get("LAB_BUCKET_LAKE", "lake"),
-        bucket_kafka=get("LAB_BUCKET_KAFKA", "kafka"),
         spark_master=get("LAB_SPARK_MASTER", "local[2]"),
-        kafka_session_timeout_ms=_int(get("LAB_KAFKA_SESSION_TIMEOUT_MS", "6000"), "LAB_KAFKA_SESSION_TIMEOUT_MS"),
-        kafka_heartbeat_interval_ms=_int(get("LAB_KAFKA_HEARTBEAT_INTERVAL_MS", "1000"), "LAB_KAFKA_HEARTBEAT_INTERVAL_MS"),
+        kafka_session_timeout_ms=_int(get("LAB_KAFKA_SESSION_TIMEOUT_MS", "10000"), "LAB_KAFKA_SESSION_TIMEOUT_MS"),
+        kafka_heartbeat_interval_ms=_int(get("LAB_KAFKA_HEARTBEAT_INTERVAL_MS", "3000"), "LAB_KAFKA_HEARTBEAT_INTERVAL_MS"),
+        kafka_heap=_heap(get("LAB_KAFKA_HEAP", "384m")),
         feature_repo=Path(get("LAB_FEATURE_REPO", str(REPO_ROOT / "feature_repo"))).resolve(),
     )
 

@@ -18,21 +18,23 @@ def _stack_kind(s: Settings) -> str:
     return marker.read_text().strip() if marker.is_file() else "embedded"
 
 
-def stop_service(name: str, settings: Settings | None = None) -> int | None:
-    """Stop one service of the stack (``redis``, ``kafka`` or ``s3``); returns the PID stopped."""
+def stop_service(name: str, settings: Settings | None = None, hard: bool = False) -> int | None:
+    """Stop one service of the stack (``redis``, ``kafka`` or ``s3``); returns the PID stopped.
+
+    ``hard=True`` is ``kill -9``: a crash, with no clean shutdown (Kafka then recovers its log at start).
+    """
     s = settings or get_settings()
     if _stack_kind(s) == "docker":
         from labkit.stack import docker
 
-        docker.compose(s, "stop", name)
+        docker.compose(s, "kill" if hard else "stop", name)
         return None
     from labkit.stack import embedded
 
-    server = embedded.BY_NAME[name]
-    pid = embedded.running_pid(s, server)
+    pid = embedded.stop_server(s, name, hard=hard)
     if pid is None:
-        raise RuntimeError(f"{server.title} is not running from LAB_HOME={s.home}; start the stack with `labkit up`")
-    embedded.stop_pids([pid])
+        title = embedded.BY_NAME[name].title
+        raise RuntimeError(f"{title} is not running from LAB_HOME={s.home}; start the stack with `labkit up`")
     return pid
 
 

@@ -1,7 +1,7 @@
 """The lab's stack: Kafka, Redis and S3, run by Docker Compose or as embedded local servers.
 
 - :mod:`labkit.stack.probes`   does each service answer its real protocol? who holds a port?
-- :mod:`labkit.stack.embedded` the embedded servers (redis-server, SeaweedFS ``weed mini``, tansu)
+- :mod:`labkit.stack.embedded` the embedded servers (Valkey, SeaweedFS ``weed mini``, Apache Kafka)
 - :mod:`labkit.stack.docker`   the Docker Compose stack
 - :mod:`labkit.stack.doctor`   environment checks, each problem with its fix
 
@@ -9,6 +9,6 @@ The command-line front end is :mod:`labkit.stack_cli` (``labkit up|down|status|d
 """
 from __future__ import annotations
 
-from labkit.stack.embedded import StackError
+from labkit.stack.servers import StackError
 
 __all__ = ["StackError"]

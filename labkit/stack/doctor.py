@@ -13,10 +13,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit import jvm, processes
 from labkit.settings import Settings
-from labkit.stack import docker, embedded, probes
+from labkit.stack import docker, embedded, probes, servers
 
-MIN_JAVA = 17
+MIN_JAVA = jvm.MIN_JAVA
 MIN_FREE_DISK_GB = 2.0
 LOW_FREE_DISK_GB = 5.0
 MIN_AVAILABLE_MEM_GB = 2.0
@@ -40,13 +41,7 @@ def _run(argv: list[str], timeout: float = 10.0) -> tuple[int, str]:
     return done.returncode, (done.stdout + done.stderr).strip()
 
 
-def java_major(version_output: str) -> int | None:
-    """The major version from ``java -version`` output: '1.8.0_392' -> 8, '17.0.15' -> 17."""
-    m = re.search(r'version "(\d+)(?:\.(\d+))?', version_output)
-    if not m:
-        return None
-    major = int(m.group(1))
-    return int(m.group(2) or 0) if major == 1 else major
+java_major = jvm.parse_java_major
 
 
 def check_java() -> Check:
@@ -56,19 +51,31 @@ def check_java() -> Check:
            "`brew install openjdk@17` (macOS), or `make system-deps`; then check JAVA_HOME")
     if not java or not Path(java).exists():
         where = f"JAVA_HOME={java_home} has no bin/java" if java_home else "no `java` on PATH"
-        return Check("java (Spark)", False, where, fix)
+        return Check("java (Kafka, Spark)", False, where, fix)
     code, out = _run([java, "-version"])
     major = java_major(out)
     if code != 0 or major is None:
-        return Check("java (Spark)", False, f"`{java} -version` failed: {out[:120]}", fix)
+        return Check("java (Kafka, Spark)", False, f"`{java} -version` failed: {out[:120]}", fix)
     if major < MIN_JAVA:
-        return Check("java (Spark)", False, f"Java {major} at {java}; Spark 4 needs {MIN_JAVA}+", fix)
-    return Check("java (Spark)", True, f"Java {major} at {java}")
+        return Check("java (Kafka, Spark)", False, f"Java {major} at {java}; Kafka 4 and Spark 4 need {MIN_JAVA}+", fix)
+    return Check("java (Kafka, Spark)", True, f"Java {major} at {java}")
 
 
-def check_binary(server: embedded.Server, version_args: list[str]) -> Check:
-    binary = server.binary()
-    label = f"{server.proc_name} ({server.name})"
+def check_kafka_jars() -> Check:
+    label = "kafka jars (jvm/kafka.lock)"
+    server = servers.BY_NAME["kafka"]
+    try:
+        bad = jvm.missing_or_wrong("kafka")
+    except jvm.JvmError as exc:
+        return Check(label, False, str(exc), server.missing_fix)
+    if bad:
+        return Check(label, False, f"{len(bad)} jar(s) missing or not matching their SHA-256 (e.g. {bad[0]})",
+                     server.missing_fix)
+    return Check(label, True, f"{len(jvm.read_lock('kafka').jars)} jars verified in {jvm.jar_dir('kafka')}")
+
+
+def check_binary(server: servers.Server, binary: str | None, version_args: list[str]) -> Check:
+    label = f"{server.signature} ({server.name})"
     if not binary:
         return Check(label, False, "binary not found", server.missing_fix)
     code, out = _run([binary, *version_args])
@@ -85,25 +92,13 @@ def _own_pids(s: Settings) -> dict[int, str]:
         pid = embedded.running_pid(s, server)
         if pid:
             own[pid] = server.name
-    jupyter_pid = embedded.read_pid_file(s.run_dir / "jupyter.pid")
-    if jupyter_pid and embedded.pid_alive(jupyter_pid):
-        own[jupyter_pid] = "jupyter"
+    jupyter = processes.adopt(s.run_dir / "jupyter.pid", name="jupyter")
+    if jupyter:
+        own[jupyter.pid] = "jupyter"
     return own
 
 
-def suggest_offset(s: Settings) -> int | None:
-    """A LAB_PORT_OFFSET (a multiple of 100) under which every lab port is free, or None."""
-    from labkit.settings import DEFAULT_PORTS
-
-    for offset in range(100, 40000, 100):
-        if offset == s.port_offset:
-            continue
-        ports = [base + offset for base in DEFAULT_PORTS.values()]
-        if max(ports) > 65535:
-            break
-        if not probes.port_holders(ports, s.host):
-            return offset
-    return None
+suggest_offset = probes.suggest_offset
 
 
 def check_ports(s: Settings) -> list[Check]:
@@ -230,9 +225,9 @@ def run_checks(s: Settings) -> list[Check]:
     return [
         check_python(),
         check_java(),
-        check_binary(srv["redis"], ["--version"]),
-        check_binary(srv["kafka"], ["--version"]),
-        check_binary(srv["s3"], ["version"]),
+        check_binary(srv["redis"], servers.find_valkey(), ["--version"]),
+        check_kafka_jars(),
+        check_binary(srv["s3"], servers.find_weed(), ["version"]),
         *check_ports(s),
         check_ephemeral(s),
         check_docker(s),

@@ -49,7 +49,9 @@ def probe_redis(settings: Settings, timeout: float = 1.0) -> ProbeResult:
             if not client.ping():
                 return False, "PING did not answer PONG"
             info = client.info("server")
-            return True, f"PING ok, redis {info.get('redis_version', '?')}, {client.dbsize()} keys"
+            server = (f"valkey {info['valkey_version']}" if "valkey_version" in info
+                      else f"redis {info.get('redis_version', '?')}")
+            return True, f"PING ok, {server}, {client.dbsize()} keys"
         finally:
             client.close()
     except Exception as exc:  # the probe reports, never raises
@@ -210,3 +212,18 @@ def port_holder(port: int, host: str = "127.0.0.1") -> PortHolder | None:
     """Who holds ``port``, or None when it is free."""
     holders = port_holders([port], host)
     return holders[0] if holders else None
+
+
+def suggest_offset(s: Settings) -> int | None:
+    """A LAB_PORT_OFFSET (a multiple of 100) under which every lab port is free, or None."""
+    from labkit.settings import DEFAULT_PORTS
+
+    for offset in range(100, 40000, 100):
+        if offset == s.port_offset:
+            continue
+        ports = [base + offset for base in DEFAULT_PORTS.values()]
+        if max(ports) > 65535:
+            break
+        if not port_holders(ports, s.host):
+            return offset
+    return None
