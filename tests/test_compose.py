@@ -296,7 +296,7 @@ def test_checks_catch_broken_copies():
     bad["services"]["s3"]["environment"]["MINIO_ROOT_PASSWORD"] = "minioadmin"
     assert problems_endpoints(bad, settings)
     bad = copy.deepcopy(base)
-    bad["services"]["s3-init"]["environment"]["LAB_BUCKETS"] = "lake"
+    bad["services"]["s3-init"]["environment"]["LAB_BUCKETS"] = "not-a-lab-bucket"  # not the settings' buckets
     assert problems_endpoints(bad, settings)
     bad = copy.deepcopy(base)
     bad["services"]["s3-init"]["command"] = ["mc mb lab/lake"]
@@ -364,7 +364,7 @@ def test_env_example_values_are_the_defaults():
 
 def test_env_example_check_can_fail():
     assert load_settings({"LAB_S3_REGION": "eu-west-1"}) != load_settings({})
-    assert load_settings({"LAB_KAFKA_PORT": "9093"}) != load_settings({})
+    assert load_settings({"LAB_KAFKA_PORT": "9192"}) != load_settings({})  # a port no other service uses
 
 
 # -- the SeaweedFS job and healthcheck, run for real against the test stack's S3 ----------
