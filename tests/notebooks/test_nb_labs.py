@@ -1,4 +1,4 @@
-"""Exercises: the labs/ generator, and the three proofs of DESIGN.md §6:
+"""Exercises: the labs/ generator, and the three proofs every exercise owes (CONTRIBUTING.md):
 labs/ is in sync with solutions/, every solution passes its checks, every unmodified lab fails
 at its first check. Parametrised over the files found, so new exercises are picked up.
 """

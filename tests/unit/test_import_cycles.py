@@ -17,8 +17,10 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+from labkit.notebook import LAB_PACKAGES  # the lab's own packages (also the strict-warnings list)
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("labkit", "data_generators", "feature_repo", "pipelines", "streaming", "serving", "monitoring")
+PACKAGES = LAB_PACKAGES
 
 
 def module_files(root: Path = REPO_ROOT, packages: tuple[str, ...] = PACKAGES) -> dict[str, Path]:
