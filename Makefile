@@ -79,7 +79,7 @@ test: setup ## run every test: unit, stack, notebooks, exercises (its own stack 
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-quick: setup ## unit tests only (no notebooks, no stack), for quick iteration
-	$(BIN)/python -m pytest tests -m "not notebook and not stack and not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -m "not notebook and not stack and not slow and not spark" $(PYTEST_ARGS)
 
 lint: setup ## ruff: lint and format check
 	$(BIN)/ruff check .

