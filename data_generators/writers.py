@@ -157,29 +157,6 @@ def replay_records(world, limit: int | None = None, include_malformed: bool = Fa
         yield None, m, int(ingest[-1]) if len(ingest) else 0
 
 
-def ensure_topic(topic: str, partitions: int = 3, settings: Settings | None = None) -> bool:
-    """Create ``topic`` unless it exists (7-day retention, no size limit). True if created."""
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
-    from labkit.clients import kafka_admin
-
-    admin = kafka_admin(settings)
-    try:
-        if topic in admin.list_topics():
-            return False
-        try:
-            retention = {"retention.ms": str(7 * 86_400_000), "retention.bytes": "-1"}
-            admin.create_topics(
-                [NewTopic(topic, num_partitions=partitions, replication_factor=1, topic_configs=retention)]
-            )
-        except TopicAlreadyExistsError:
-            return False
-        return True
-    finally:
-        admin.close()
-
-
 def replay_to_kafka(world, topic: str, *, rate: float | None = None, speedup: float | None = None,
                     limit: int | None = None, include_malformed: bool = False, partitions: int = 3,
                     client: str = "kafka-python", settings: Settings | None = None,
@@ -200,8 +177,10 @@ def replay_to_kafka(world, topic: str, *, rate: float | None = None, speedup: fl
         raise ValueError(f"speedup={speedup}: use a positive factor (1 = real time, 60 = a minute per second)")
     if limit is not None and limit < 0:
         raise ValueError(f"limit={limit}: use a non-negative number of events")
+    from labkit.clients import ensure_topic
+
     s = settings or get_settings()
-    ensure_topic(topic, partitions, s)
+    ensure_topic(topic, partitions, s, any_partitions=True)
     producer = _Producer(client, s)
     counts = {"ok": 0, "failed": 0}
 

@@ -29,7 +29,7 @@ def feast_dir(settings: Settings | None = None) -> Path:
 
 
 def _prepare_env(settings: Settings) -> None:
-    # Feast's metrics module creates /tmp/feast_metrics_* per process unless this is set (DESIGN §4).
+    # Feast's metrics module creates /tmp/feast_metrics_* per process unless this is set.
     prom = feast_dir(settings) / "prometheus"
     prom.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PROMETHEUS_MULTIPROCESS_DIR", str(prom))

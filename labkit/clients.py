@@ -66,6 +66,34 @@ def kafka_admin(settings: Settings | None = None, **overrides: Any):
     return KafkaAdminClient(**{**kafka_common(settings), **overrides})
 
 
+def ensure_topic(name: str, partitions: int = 4, settings: Settings | None = None, *,
+                 any_partitions: bool = False) -> bool:
+    """Create ``name`` with ``partitions`` partitions (replication 1, the broker's retention)
+    unless it exists. True if this call created it.
+
+    A topic that exists with another partition count raises, because keys would land on other
+    partitions than the code expects; ``any_partitions=True`` accepts it as it is.
+    """
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = kafka_admin(settings)
+    try:
+        try:
+            admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+            return True
+        except TopicAlreadyExistsError:
+            pass
+        if not any_partitions:
+            have = len(admin.describe_topics([name])[0]["partitions"])
+            if have != partitions:
+                raise ValueError(f"topic {name!r} exists with {have} partitions, not {partitions}; "
+                                 "use a new topic name (or delete the topic first)")
+        return False
+    finally:
+        admin.close()
+
+
 def confluent_config(settings: Settings | None = None, **overrides: Any) -> dict[str, Any]:
     """librdkafka-style config (confluent-kafka, quixstreams) for the lab's broker."""
     s = _s(settings)

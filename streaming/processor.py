@@ -18,9 +18,9 @@ What it does, per user (Kafka key = user_id, so one user's events stay in order 
 
 With ``--guarantee exactly-once`` (the default) quixstreams wraps the outputs, the state changelog and
 the consumed offsets of each checkpoint in one Kafka transaction: a crash never loses or double-applies
-state, and ``read_committed`` consumers never see the outputs of the crashed attempt (on Apache Kafka;
-tansu 0.6 shows records of aborted transactions too, see notebook 08). The Redis sink does not rely on
-any of this: it is idempotent on its own (``streaming.sinks``).
+state, and ``read_committed`` consumers never see the outputs of the crashed attempt (notebook 08 shows
+an aborted transaction staying invisible). The Redis sink does not rely on any of this: it is
+idempotent on its own (``streaming.sinks``).
 
 The windows' clock is per user: the newest click time seen for that user (quixstreams' default
 per-key closing). ``streaming.windows`` restates these rules in plain Python; the tests hold the
@@ -62,7 +62,6 @@ class ProcessorConfig:
     commit_interval_s: float = 0.2
     partitions: int = 4  # for the topics the processor creates (features, DLQ, changelogs)
     state_dir: str | None = None
-    fix_watermarks: bool = True  # correct tansu's high watermarks for state recovery (streaming.tansu_compat)
     instance: str = "0"  # a second instance of the same group needs its own id (and state dir)
     feast_push_source: str | None = None  # e.g. "user_stream_push"; None = no Feast sink
     record_freshness: bool = True
@@ -138,17 +137,13 @@ def build_app(cfg: ProcessorConfig, settings=None, redis_factory=None):
     s = settings or get_settings()
     redis_factory = redis_factory or (lambda: redis_client(s))
     conf = confluent_config(s)
-    if cfg.fix_watermarks:
-        from streaming.tansu_compat import patch_quixstreams_changelog_watermarks
-
-        patch_quixstreams_changelog_watermarks(dict(conf))
     state_dir = cfg.state_dir or str(s.home / "streaming" / cfg.group / f"state-{cfg.instance}")
     app = Application(
         broker_address=conf.pop("bootstrap.servers"),
         consumer_group=cfg.group,
         auto_offset_reset=cfg.auto_offset_reset,
         commit_interval=cfg.commit_interval_s,
-        consumer_extra_config={**conf, "fetch.wait.max.ms": 50},
+        consumer_extra_config=conf,
         # A stable transactional.id: on restart, init_transactions fences the crashed instance and
         # aborts its open transaction (quixstreams' default is a random id per start, which leaves a
         # crashed transaction open until the broker times it out). One instance per group here.
@@ -159,9 +154,7 @@ def build_app(cfg: ProcessorConfig, settings=None, redis_factory=None):
         loglevel="WARNING",
         consumer_poll_timeout=0.2,
     )
-    # tansu needs an explicit retention on topics quixstreams creates (see DESIGN.md)
-    topic_cfg = TopicConfig(num_partitions=cfg.partitions, replication_factor=1,
-                            extra_config={"retention.ms": str(7 * 24 * HOUR_MS), "retention.bytes": "-1"})
+    topic_cfg = TopicConfig(num_partitions=cfg.partitions, replication_factor=1)
     events = app.topic(cfg.input_topic, value_deserializer="bytes", key_deserializer="str", config=topic_cfg)
     features = app.topic(cfg.features_topic, value_serializer="json", key_serializer="str", config=topic_cfg)
     dlq = app.topic(cfg.dlq_topic, value_serializer="json", key_serializer="str", config=topic_cfg)

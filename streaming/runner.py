@@ -24,32 +24,11 @@ import psutil
 
 from labkit import processes
 from labkit.settings import REPO_ROOT, Settings, get_settings
+from labkit.clients import ensure_topic
 from streaming.events import encode_event
 
-TOPIC_RETENTION = {"retention.ms": str(7 * 24 * 3600 * 1000), "retention.bytes": "-1"}
-
-
-def ensure_topic(name: str, partitions: int = 4, settings: Settings | None = None) -> None:
-    """Create ``name`` with ``partitions`` partitions unless it exists (tansu has no create_partitions)."""
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    from labkit.clients import confluent_config
-
-    conf = {k: v for k, v in confluent_config(settings).items() if not k.startswith(("session.", "heartbeat."))}
-    admin = AdminClient({**conf, "log_level": 3})  # no notice-level chatter when it is destroyed
-    existing = admin.list_topics(timeout=10).topics
-    if name in existing:
-        have = len(existing[name].partitions)
-        if have != partitions:
-            raise ValueError(f"topic {name!r} exists with {have} partitions, not {partitions}; use a new topic name")
-        return
-    fut = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1, config=TOPIC_RETENTION)])
-    for f in fut.values():
-        try:
-            f.result(timeout=15)
-        except Exception as exc:  # a concurrent creator won the race: fine if it exists now
-            if "already exists" not in str(exc).lower() and "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise
+__all__ = ["ensure_topic", "produce_events", "start_processor", "wait_for_offsets", "read_topic",
+           "high_watermarks", "processor_lag", "ProcessorProcess", "stop_pid"]
 
 
 def produce_events(topic: str, events: Iterable[dict | bytes | tuple[bytes, bytes]], settings: Settings | None = None,
@@ -222,10 +201,11 @@ def read_topic(topic: str, settings: Settings | None = None, *, expect: int | No
                timeout: float = 30, committed_only: bool = True) -> list[dict]:
     """Every record of ``topic`` as ``{"partition", "offset", "key", "value"}`` (values JSON-decoded when possible).
 
-    Reads from the beginning without a consumer group, until ``expect`` records arrived or nothing new
-    came for ``idle_s`` (tansu's end offsets cannot be trusted to know where the topic ends).
-    ``committed_only`` reads with ``isolation.level=read_committed``: records of aborted transactions
-    (a crashed exactly-once processor) are skipped, as a downstream consumer would skip them.
+    Reads from the beginning without a consumer group, up to each partition's end offset as it was
+    when the call began (or until ``expect`` records arrived). ``committed_only`` reads with
+    ``isolation.level=read_committed``: records of aborted transactions (a crashed exactly-once
+    processor) are skipped, as a downstream consumer would skip them; a transaction still open holds
+    such a reader back, so it also stops after ``idle_s`` without a new record.
     """
     import json
 
@@ -241,7 +221,9 @@ def read_topic(topic: str, settings: Settings | None = None, *, expect: int | No
         meta = c.list_topics(topic, timeout=10).topics[topic]
         if meta.error is not None:
             raise ValueError(f"cannot read topic {topic!r}: {meta.error}")
-        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
+        parts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions]
+        ends = {tp.partition: c.get_watermark_offsets(tp, timeout=10)[1] for tp in parts}
+        c.assign(parts)
         out: list[dict] = []
         t0 = last = time.monotonic()
         while time.monotonic() - t0 < timeout:
@@ -261,36 +243,29 @@ def read_topic(topic: str, settings: Settings | None = None, *, expect: int | No
                 last = now
             if expect is not None and len(out) >= expect:
                 break
-            if expect is None and now - last > idle_s:
-                break
+            if expect is None:
+                positions = {tp.partition: tp.offset for tp in c.position(parts)}
+                if all(positions.get(p, -1) >= end for p, end in ends.items() if end > 0):
+                    break
+                if now - last > idle_s:
+                    break
         return out
     finally:
         c.close()
 
 
 def high_watermarks(topic: str, settings: Settings | None = None, timeout: float = 10) -> dict[int, int]:
-    """``{partition: high watermark}`` from fetch responses (``consumer.highwater()``).
-
-    Not ``end_offsets()``: tansu answers ListOffsets with the first offset of the last record batch
-    + 1, which is too low whenever the last write was a batch of several records (see notebook 08).
-    """
+    """``{partition: high watermark}``: the offset the next record will get, from ``end_offsets()``."""
     from kafka import TopicPartition
 
     from labkit.clients import kafka_consumer
 
-    c = kafka_consumer(group_id=None, settings=settings, max_poll_records=1, enable_auto_commit=False)
+    c = kafka_consumer(group_id=None, settings=settings, request_timeout_ms=int(timeout * 1000) + 1000)
     try:
         parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or [])]
         if not parts:
             raise ValueError(f"topic {topic!r} does not exist (or has no partitions)")
-        c.assign(parts)
-        c.seek_to_beginning(*parts)
-        deadline = time.monotonic() + timeout
-        while any(c.highwater(tp) is None for tp in parts):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no fetch answer for every partition of {topic!r} within {timeout}s")
-            c.poll(timeout_ms=200)
-        return {tp.partition: c.highwater(tp) for tp in parts}
+        return {tp.partition: off for tp, off in c.end_offsets(parts).items()}
     finally:
         c.close()
 

@@ -110,8 +110,8 @@ class RedisFeatureSink(BaseSink):
 class ProgressSink(BaseSink):
     """Records, per input partition, the highest offset whose effects are flushed.
 
-    The lab's ``wait_for_offsets`` polls it to know when the processor has caught up (tansu's own
-    end-offset answers cannot be trusted, see DESIGN.md).
+    The lab's ``wait_for_offsets`` polls it to know when the processor has *flushed its effects*
+    up to an offset, which the group's committed offsets alone do not say.
     """
 
     def __init__(self, redis_factory: Callable[[], Any], progress_key: str):

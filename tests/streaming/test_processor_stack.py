@@ -152,11 +152,11 @@ def test_kill_minus_9_twice_loses_nothing_and_double_counts_nothing(stream_setti
     c = _kill_restart_counts(stream_settings, world_small, run_id, processor, guarantee)
     assert c["redis_lost"] == 0 and c["redis_double"] == 0 and c["amount_off"] < 1e-6, c
     assert c["topic_lost"] == 0, c  # every purchase update reached the features topic
-    # Re-emitted records of the crashed attempt may show on the topic: always with at-least-once,
-    # and with exactly-once on brokers that do not hide aborted transactions (tansu 0.6, see
-    # notebook 08). They repeat an update, they never change a count: downstream dedupes on
-    # (user_id, purchase_count) and the Redis sink refuses them by offset.
-    if guarantee == "exactly-once" and os.environ.get("LAB_BROKER_FILTERS_ABORTED") == "1":
+    # With at-least-once, re-emitted records of the crashed attempt may show on the topic: they
+    # repeat an update, they never change a count (downstream dedupes on (user_id, purchase_count)
+    # and the Redis sink refuses them by offset). With exactly-once, the crashed attempt's
+    # transaction is aborted and a read_committed reader sees none of it.
+    if guarantee == "exactly-once":
         assert c["topic_repeats"] == 0, c
 
 
