@@ -14,6 +14,7 @@ Every server it started is stopped by pid when the session ends. Tests that neve
 stack never pay for it. ``LAB_TEST_STACK=external`` uses the stack the environment already
 names (e.g. a learner's running ``labkit up``, or a Docker stack) and starts nothing.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -76,7 +77,8 @@ class _TestStack:
         if dead:
             raise RuntimeError(
                 "LAB_TEST_STACK=external, but the stack the environment names does not answer ("
-                + "; ".join(dead) + "). Start it with `labkit up`, or unset LAB_TEST_STACK to let the "
+                + "; ".join(dead)
+                + "). Start it with `labkit up`, or unset LAB_TEST_STACK to let the "
                 "tests start their own."
             )
 
@@ -89,8 +91,9 @@ class _TestStack:
         home.mkdir(parents=True, exist_ok=True)
         # LAB_ENV_FILE=/dev/null: a learner's .env (pinned ports, remote endpoints) must not leak
         # into the test stack, which is self-contained by design.
-        os.environ.update({"LAB_PORT_OFFSET": offset, "LAB_HOME": str(home), "LAB_STACK": "embedded",
-                           "LAB_ENV_FILE": os.devnull})
+        os.environ.update(
+            {"LAB_PORT_OFFSET": offset, "LAB_HOME": str(home), "LAB_STACK": "embedded", "LAB_ENV_FILE": os.devnull}
+        )
         # Per-service overrides from the developer's shell would defeat the offset.
         for var in [k for k in os.environ if k.endswith("_PORT") and k.startswith("LAB_")]:
             del os.environ[var]
@@ -100,13 +103,16 @@ class _TestStack:
         settings = get_settings()
         self.started_here = True  # from here on, session end stops whatever the pid files name
         t0 = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "labkit", "up", "--timeout", "60"],
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-m", "labkit", "up", "--timeout", "60"], capture_output=True, text=True, timeout=300
+        )
         self.startup_seconds = time.monotonic() - t0
         if done.returncode != 0:
-            raise RuntimeError(f"`labkit up` for the test stack (offset {offset}, LAB_HOME={home}) failed:\n"
-                               f"{done.stdout}\n{done.stderr}\nIf another test stack holds these ports, run the "
-                               "tests on others: LAB_TEST_PORT_OFFSET=<n> (a multiple of 1000 up to 23000).")
+            raise RuntimeError(
+                f"`labkit up` for the test stack (offset {offset}, LAB_HOME={home}) failed:\n"
+                f"{done.stdout}\n{done.stderr}\nIf another test stack holds these ports, run the "
+                "tests on others: LAB_TEST_PORT_OFFSET=<n> (a multiple of 1000 up to 23000)."
+            )
         return settings
 
     def heal(self) -> None:
@@ -118,11 +124,14 @@ class _TestStack:
 
         if all(embedded.running_pid(self.settings, srv) for srv in embedded.SERVERS):
             return
-        done = subprocess.run([sys.executable, "-m", "labkit", "up", "--timeout", "60"],
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-m", "labkit", "up", "--timeout", "60"], capture_output=True, text=True, timeout=300
+        )
         if done.returncode != 0:
-            pytest.fail(f"a test stack server died and `labkit up` could not restart it:\n{done.stdout}\n"
-                        f"{done.stderr}", pytrace=False)
+            pytest.fail(
+                f"a test stack server died and `labkit up` could not restart it:\n{done.stdout}\n{done.stderr}",
+                pytrace=False,
+            )
 
     def stop(self) -> None:
         if not self.started_here or self.settings is None:

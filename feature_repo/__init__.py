@@ -15,6 +15,7 @@ never share a registry, Parquet path or Redis). Reusable logic taught in the not
 ``oracle.py`` (point-in-time join by hand), ``quality.py`` (statistics baseline),
 ``rollout.py`` (stable-hash traffic split), ``latency.py`` (timing and ``feast serve``).
 """
+
 from __future__ import annotations
 
 from feature_repo.lab_store import (  # noqa: F401  (the package's public API)

@@ -6,6 +6,7 @@
 
 Equivalent to ``feast -c feature_repo -f <LAB_HOME>/data/feast/feature_store.yaml <command...>``.
 """
+
 from __future__ import annotations
 
 import sys

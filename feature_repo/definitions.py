@@ -17,6 +17,7 @@ Conventions shown here (copy them when you add a feature):
 Only ``feast`` and ``labkit.settings`` are imported, so the Feast CLI (which imports this file
 with ``feature_repo/`` as working directory) does not depend on the rest of the lab.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -145,8 +146,11 @@ def build(settings: Settings | None = None) -> Definitions:
             Field(name="purchases_7d", dtype=Int64, description="Purchases in the last 7 days."),
             Field(name="purchases_30d", dtype=Int64, description="Purchases in the last 30 days."),
             Field(name="purchase_amount_7d", dtype=Float64, description="Sum spent in the last 7 days."),
-            Field(name="avg_purchase_value_30d", dtype=Float64,
-                  description="Mean purchase amount over 30 days; null if the user bought nothing."),
+            Field(
+                name="avg_purchase_value_30d",
+                dtype=Float64,
+                description="Mean purchase amount over 30 days; null if the user bought nothing.",
+            ),
             Field(name="views_1d", dtype=Int64, description="Product views in the last 24 h."),
             Field(name="clicks_1d", dtype=Int64, description="Clicks in the last 24 h."),
             Field(name="add_to_cart_7d", dtype=Int64, description="Add-to-cart events in the last 7 days."),
@@ -220,8 +224,16 @@ def build(settings: Settings | None = None) -> Definitions:
     recommendation_v1 = FeatureService(
         name="recommendation_v1",
         features=[
-            user_stats[["purchases_7d", "purchases_30d", "avg_purchase_value_30d", "ctr_7d",
-                        "days_since_last_purchase", "views_1d"]],
+            user_stats[
+                [
+                    "purchases_7d",
+                    "purchases_30d",
+                    "avg_purchase_value_30d",
+                    "ctr_7d",
+                    "days_since_last_purchase",
+                    "views_1d",
+                ]
+            ],
             # Projection: product_features also has views_1d/purchases_7d; pick what the model uses
             # so no two features of the service share a name.
             product_features[["price", "rating", "conversion_rate_7d", "in_stock"]],
@@ -233,10 +245,15 @@ def build(settings: Settings | None = None) -> Definitions:
     )
 
     return Definitions(
-        user=user, product=product,
-        user_features_source=user_features_source, product_features_source=product_features_source,
-        user_stats_push=user_stats_push, user_stats=user_stats, product_features=product_features,
-        recommendation_request=recommendation_request, price_vs_user_avg=price_vs_user_avg,
+        user=user,
+        product=product,
+        user_features_source=user_features_source,
+        product_features_source=product_features_source,
+        user_stats_push=user_stats_push,
+        user_stats=user_stats,
+        product_features=product_features,
+        recommendation_request=recommendation_request,
+        price_vs_user_avg=price_vs_user_avg,
         recommendation_v1=recommendation_v1,
     )
 

@@ -5,6 +5,7 @@ hard-coded: the registry, the offline Parquet files and the Redis endpoint all c
 :func:`labkit.settings.get_settings`. The YAML is written to ``<LAB_HOME>/data/feast/`` and both
 the Python API (:func:`get_store`) and the CLI (``python -m feature_repo apply|serve``) read it.
 """
+
 from __future__ import annotations
 
 import os
@@ -162,8 +163,9 @@ def apply_definitions(store: "FeatureStore | None" = None, settings: Settings | 
     return defs
 
 
-def setup_feature_store(scale: str = "small", seed: int = 42, settings: Settings | None = None,
-                        *, apply: bool = True) -> "FeatureStore":
+def setup_feature_store(
+    scale: str = "small", seed: int = 42, settings: Settings | None = None, *, apply: bool = True
+) -> "FeatureStore":
     """Everything a notebook needs before it touches Feast: world, offline files, yaml, apply."""
     from data_generators import ensure_world
 
@@ -192,8 +194,7 @@ def _restore_strict_warnings() -> None:
     warnings.filters[:] = [f for f in warnings.filters if f != feast_filter]
     warnings._filters_mutated()  # the documented way the warnings module itself signals a change
     strict = any(
-        f[0] == "error" and f[3] is not None and "__main__" in getattr(f[3], "pattern", "")
-        for f in warnings.filters
+        f[0] == "error" and f[3] is not None and "__main__" in getattr(f[3], "pattern", "") for f in warnings.filters
     )
     if strict:
         from labkit.notebook import strict_warnings

@@ -5,6 +5,7 @@ Three ways to read the same features for the same keys:
   * the Feast SDK: ``store.get_online_features`` in this process (a kept-open store);
   * ``feast serve``: the same call over HTTP to Feast's feature server.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -38,8 +39,13 @@ def time_calls(fn: Callable[[], Any], n: int, warmup: int = 5) -> np.ndarray:
 
 def summarize(samples_ms: np.ndarray) -> dict[str, float]:
     s = np.asarray(samples_ms, dtype=float)
-    return {"p50_ms": float(np.percentile(s, 50)), "p90_ms": float(np.percentile(s, 90)),
-            "p99_ms": float(np.percentile(s, 99)), "mean_ms": float(s.mean()), "n": int(s.size)}
+    return {
+        "p50_ms": float(np.percentile(s, 50)),
+        "p90_ms": float(np.percentile(s, 90)),
+        "p99_ms": float(np.percentile(s, 99)),
+        "mean_ms": float(s.mean()),
+        "n": int(s.size),
+    }
 
 
 # --- raw Redis: the keys and hash fields Feast's Redis online store uses -----------------------
@@ -68,12 +74,14 @@ def redis_fields(view: str, features: Iterable[str]) -> list[bytes]:
 
 def raw_redis_reader(client, plan: list[tuple[list[bytes], list[bytes]]]) -> Callable[[], list]:
     """A function doing one pipelined round trip: HMGET(key, fields) for each (keys, fields) pair."""
+
     def read() -> list:
         pipe = client.pipeline(transaction=False)
         for keys, fields in plan:
             for k in keys:
                 pipe.hmget(k, fields)
         return pipe.execute()
+
     return read
 
 
@@ -119,14 +127,28 @@ class FeastServer:
         self.log_path = self.settings.log_dir / f"feast-serve-{port}.log"
         feast_bin = Path(sys.executable).with_name("feast")
         cmd = [str(feast_bin)] if feast_bin.exists() else [sys.executable, "-c", "from feast.cli.cli import cli; cli()"]
-        cmd += ["-c", str(REPO_DIR), "-f", str(yaml_path), "serve", "--host", self.settings.host,
-                "--port", str(port), "--workers", str(self.workers), "--no-access-log",
-                "--max-requests", str(self.max_requests)]
+        cmd += [
+            "-c",
+            str(REPO_DIR),
+            "-f",
+            str(yaml_path),
+            "serve",
+            "--host",
+            self.settings.host,
+            "--port",
+            str(port),
+            "--workers",
+            str(self.workers),
+            "--no-access-log",
+            "--max-requests",
+            str(self.max_requests),
+        ]
         # Its own process group (stop() ends the gunicorn master and its workers together), and on
         # Linux the kernel SIGTERMs it if this process dies without stop(), even by SIGKILL (a
         # notebook kernel killed mid-run).
-        self._process = processes.start(cmd, name=f"feast serve on {self.url}", log_path=self.log_path,
-                                        die_with_parent=True)
+        self._process = processes.start(
+            cmd, name=f"feast serve on {self.url}", log_path=self.log_path, die_with_parent=True
+        )
         if not self._at_exit:  # the other safety net: a script or kernel that exits normally
             atexit.register(self.stop)
             self._at_exit = True
@@ -170,8 +192,10 @@ def _probe_port_free(host: str, port: int) -> None:
 
     with socket.socket() as s:
         if s.connect_ex((host, port)) == 0:
-            raise RuntimeError(f"port {port} on {host} is already in use (another feast serve?). Stop it, or "
-                               f"set LAB_FEAST_SERVE_PORT to a free port")
+            raise RuntimeError(
+                f"port {port} on {host} is already in use (another feast serve?). Stop it, or "
+                f"set LAB_FEAST_SERVE_PORT to a free port"
+            )
 
 
 def rows_to_columns(entity_rows: list[dict]) -> dict[str, list]:

@@ -4,6 +4,7 @@ For each entity row (key, t) Feast returns the feature row of the same key with 
 timestamp ``ts <= t``, provided ``ts >= t - ttl`` (both ends inclusive); ties on ``ts`` go to the
 latest ``created``. ``pandas.merge_asof(direction="backward", tolerance=ttl)`` says exactly that.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -20,18 +21,27 @@ def _utc_ns(s: pd.Series) -> pd.Series:
     return s.astype("datetime64[ns, UTC]")
 
 
-def point_in_time_join(entity_df: pd.DataFrame, features: pd.DataFrame, *, key: str,
-                       feature_columns: Iterable[str], ttl: timedelta | None,
-                       entity_ts: str = "event_timestamp", feature_ts: str = "event_timestamp",
-                       created_ts: str | None = "created") -> pd.DataFrame:
+def point_in_time_join(
+    entity_df: pd.DataFrame,
+    features: pd.DataFrame,
+    *,
+    key: str,
+    feature_columns: Iterable[str],
+    ttl: timedelta | None,
+    entity_ts: str = "event_timestamp",
+    feature_ts: str = "event_timestamp",
+    created_ts: str | None = "created",
+) -> pd.DataFrame:
     """``entity_df`` with, per row, the feature values Feast's point-in-time join returns.
 
     Rows keep their order; a row with no feature value inside ``[t - ttl, t]`` gets NaN/None.
     ``ttl=None`` (or zero) means values never expire, as in Feast.
     """
     cols = list(feature_columns)
-    for name, df, needed in (("entity_df", entity_df, [key, entity_ts]),
-                             ("features", features, [key, feature_ts, *cols])):
+    for name, df, needed in (
+        ("entity_df", entity_df, [key, entity_ts]),
+        ("features", features, [key, feature_ts, *cols]),
+    ):
         missing = [c for c in needed if c not in df.columns]
         if missing:
             raise ValueError(f"{name} lacks column(s) {missing}; it has {list(df.columns)}")
@@ -55,15 +65,27 @@ def point_in_time_join(entity_df: pd.DataFrame, features: pd.DataFrame, *, key: 
 
     tolerance = pd.Timedelta(ttl) if ttl else None
     out = pd.merge_asof(
-        left.sort_values("_t"), right.sort_values("_ft"), left_on="_t", right_on="_ft", by=key,
-        direction="backward", allow_exact_matches=True, tolerance=tolerance,
+        left.sort_values("_t"),
+        right.sort_values("_ft"),
+        left_on="_t",
+        right_on="_ft",
+        by=key,
+        direction="backward",
+        allow_exact_matches=True,
+        tolerance=tolerance,
     )
     return out.sort_values(ROW_ID).drop(columns=["_t", "_ft", ROW_ID]).reset_index(drop=True)
 
 
-def same_day_join(entity_df: pd.DataFrame, features: pd.DataFrame, *, key: str,
-                  feature_columns: Iterable[str], entity_ts: str = "event_timestamp",
-                  feature_ts: str = "event_timestamp") -> pd.DataFrame:
+def same_day_join(
+    entity_df: pd.DataFrame,
+    features: pd.DataFrame,
+    *,
+    key: str,
+    feature_columns: Iterable[str],
+    entity_ts: str = "event_timestamp",
+    feature_ts: str = "event_timestamp",
+) -> pd.DataFrame:
     """The tempting WRONG join: match each row to "that day's" snapshot by calendar date.
 
     A daily snapshot stamped 00:00 of day D+1 summarises day D, so a join on (key, date) gives a
@@ -80,8 +102,9 @@ def same_day_join(entity_df: pd.DataFrame, features: pd.DataFrame, *, key: str,
     return out.drop(columns="_day")
 
 
-def mismatches(expected: pd.DataFrame, actual: pd.DataFrame, *, row_key: str,
-               columns: Iterable[str], rtol: float = 1e-9) -> pd.DataFrame:
+def mismatches(
+    expected: pd.DataFrame, actual: pd.DataFrame, *, row_key: str, columns: Iterable[str], rtol: float = 1e-9
+) -> pd.DataFrame:
     """Rows where two joins disagree (NaN equals NaN), aligned on ``row_key``; empty = identical.
 
     Raises if the two frames do not hold the same set of rows: a dropped row is a mismatch too.
@@ -92,8 +115,10 @@ def mismatches(expected: pd.DataFrame, actual: pd.DataFrame, *, row_key: str,
     lost = a.index.difference(b.index)
     extra = b.index.difference(a.index)
     if len(lost) or len(extra):
-        raise AssertionError(f"{len(lost)} row(s) missing (e.g. {list(lost[:5])}) and {len(extra)} unexpected "
-                             f"row(s) (e.g. {list(extra[:5])}): a join dropped or invented rows")
+        raise AssertionError(
+            f"{len(lost)} row(s) missing (e.g. {list(lost[:5])}) and {len(extra)} unexpected "
+            f"row(s) (e.g. {list(extra[:5])}): a join dropped or invented rows"
+        )
     b = b.loc[a.index]
     bad = pd.Series(False, index=a.index)
     for c in cols:
@@ -108,8 +133,15 @@ def mismatches(expected: pd.DataFrame, actual: pd.DataFrame, *, row_key: str,
     return pd.concat({"expected": a.loc[rows, cols], "actual": b.loc[rows, cols]}, axis=1)
 
 
-def boundary_rows(features: pd.DataFrame, *, key: str, ttl: timedelta, n_keys: int = 3,
-                  feature_ts: str = "event_timestamp", seed: int = 0) -> pd.DataFrame:
+def boundary_rows(
+    features: pd.DataFrame,
+    *,
+    key: str,
+    ttl: timedelta,
+    n_keys: int = 3,
+    feature_ts: str = "event_timestamp",
+    seed: int = 0,
+) -> pd.DataFrame:
     """Entity rows that probe the edges of the join, for a few keys.
 
     For one snapshot time T of each key: exactly T (included), T - 1 µs (previous snapshot),
@@ -125,9 +157,12 @@ def boundary_rows(features: pd.DataFrame, *, key: str, ttl: timedelta, n_keys: i
         ts = _utc_ns(features.loc[features[key] == k, feature_ts]).sort_values().reset_index(drop=True)
         t = ts.iloc[len(ts) // 2]
         last, first = ts.iloc[-1], ts.iloc[0]
-        for when, case in ((t, "exactly at a snapshot"), (t - us, "1 µs before a snapshot"),
-                           (last + pd.Timedelta(ttl), "last snapshot + ttl"),
-                           (last + pd.Timedelta(ttl) + us, "last snapshot + ttl + 1 µs"),
-                           (first - us, "before the first snapshot")):
+        for when, case in (
+            (t, "exactly at a snapshot"),
+            (t - us, "1 µs before a snapshot"),
+            (last + pd.Timedelta(ttl), "last snapshot + ttl"),
+            (last + pd.Timedelta(ttl) + us, "last snapshot + ttl + 1 µs"),
+            (first - us, "before the first snapshot"),
+        ):
             rows.append({key: k, "event_timestamp": when, "case": case})
     return pd.DataFrame(rows)

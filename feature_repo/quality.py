@@ -4,6 +4,7 @@ Feast has no ``get_feature_statistics``; this is the honest version: ask the off
 the values a model would have seen (every entity, at every snapshot time in a window), then
 describe them. The same function on a later window gives numbers to compare with the baseline.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,9 @@ import pandas as pd
 
 def entity_grid(keys: Iterable, key: str, start, end, freq: str = "1D") -> pd.DataFrame:
     """Every key at every ``freq`` tick in ``[start, end]``: the entity_df of a statistics query."""
-    times = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq=freq, tz=None if pd.Timestamp(start).tz else "UTC")
+    times = pd.date_range(
+        pd.Timestamp(start), pd.Timestamp(end), freq=freq, tz=None if pd.Timestamp(start).tz else "UTC"
+    )
     if len(times) == 0:
         raise ValueError(f"no {freq} tick between {start} and {end}: widen the window")
     keys = pd.Series(list(keys), name=key).drop_duplicates()
@@ -45,8 +48,9 @@ def describe(df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def feature_statistics(store, features: list[str], *, key: str, keys: Iterable, start, end,
-                       freq: str = "1D") -> pd.DataFrame:
+def feature_statistics(
+    store, features: list[str], *, key: str, keys: Iterable, start, end, freq: str = "1D"
+) -> pd.DataFrame:
     """Statistics of ``features`` ("view:feature" refs) as served point-in-time over a window."""
     grid = entity_grid(keys, key, start, end, freq)
     values = store.get_historical_features(entity_df=grid, features=features).to_df()
@@ -71,8 +75,14 @@ def load_baseline(path: Path) -> pd.DataFrame:
     return stats
 
 
-def compare(current: pd.DataFrame, baseline: pd.DataFrame, *, mean_change_pct: float = 10.0,
-            mean_shift_sd: float = 0.5, missing_pct_points: float = 5.0) -> pd.DataFrame:
+def compare(
+    current: pd.DataFrame,
+    baseline: pd.DataFrame,
+    *,
+    mean_change_pct: float = 10.0,
+    mean_shift_sd: float = 0.5,
+    missing_pct_points: float = 5.0,
+) -> pd.DataFrame:
     """Flag features whose mean moved by more than ``mean_change_pct`` % or ``mean_shift_sd``
     baseline standard deviations, or whose missing share moved by more than ``missing_pct_points``."""
     common = current.index.intersection(baseline.index)
@@ -86,7 +96,9 @@ def compare(current: pd.DataFrame, baseline: pd.DataFrame, *, mean_change_pct: f
     out["mean_change_pct"] = (out["mean_now"] / base_mean.replace(0, np.nan) - 1.0) * 100.0
     out["shift_in_sd"] = (out["mean_now"] - base_mean) / sd
     out["missing_pct_delta"] = current.loc[common, "missing_pct"] - baseline.loc[common, "missing_pct"]
-    out["alert"] = ((out["mean_change_pct"].abs() > mean_change_pct)
-                    | (out["shift_in_sd"].abs() > mean_shift_sd)
-                    | (out["missing_pct_delta"].abs() > missing_pct_points))
+    out["alert"] = (
+        (out["mean_change_pct"].abs() > mean_change_pct)
+        | (out["shift_in_sd"].abs() > mean_shift_sd)
+        | (out["missing_pct_delta"].abs() > missing_pct_points)
+    )
     return out

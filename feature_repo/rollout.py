@@ -3,6 +3,7 @@
 Python's ``hash()`` is salted per process, so it would move users between versions on every
 restart; a cryptographic digest of ``salt:key`` is stable everywhere (services, notebooks, batch).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,9 @@ def assign(entity_key: Any, share: float, salt: str, *, new: str = "v2", old: st
     return new if bucket(entity_key, salt) < round(share * BUCKETS) else old
 
 
-def split(entity_rows: Iterable[dict], key: str, share: float, salt: str, *,
-          new: str = "v2", old: str = "v1") -> dict[str, list[dict]]:
+def split(
+    entity_rows: Iterable[dict], key: str, share: float, salt: str, *, new: str = "v2", old: str = "v1"
+) -> dict[str, list[dict]]:
     """Group request rows by the version that serves them (keeps each group batched)."""
     groups: dict[str, list[dict]] = {old: [], new: []}
     for row in entity_rows:

@@ -7,6 +7,7 @@ it less. Same name inside a new view (``user_stats_v2``): a model asks for a ver
 
 ``build_user_stats_v2`` is the batch job that writes v2's offline table from v1's snapshots.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,7 +15,14 @@ from pathlib import Path
 import pandas as pd
 
 PRIOR_WEIGHT = 3.0
-V2_COLUMNS = ["purchases_7d", "purchases_30d", "avg_purchase_value_30d", "ctr_7d", "days_since_last_purchase", "views_1d"]
+V2_COLUMNS = [
+    "purchases_7d",
+    "purchases_30d",
+    "avg_purchase_value_30d",
+    "ctr_7d",
+    "days_since_last_purchase",
+    "views_1d",
+]
 
 
 def shrunk_average(total: pd.Series, count: pd.Series, prior_mean: float, k: float = PRIOR_WEIGHT) -> pd.Series:

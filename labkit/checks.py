@@ -10,6 +10,7 @@ message of the form::
     Check failed: <what> should be <expected>, but it is <found>.
     Hint: <what to try>
 """
+
 from __future__ import annotations
 
 import math
@@ -43,7 +44,11 @@ def check_type(value: Any, expected: type | tuple[type, ...], what: str = "the v
     """``value`` must be an instance of ``expected``."""
     if not isinstance(value, expected):
         names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
-        found = "None (did the function forget to `return`?)" if value is None else f"a {type(value).__name__}: {_short(value)}"
+        found = (
+            "None (did the function forget to `return`?)"
+            if value is None
+            else f"a {type(value).__name__}: {_short(value)}"
+        )
         _fail(f"{what} should be a {names}, but it is {found}.", hint)
 
 
@@ -59,8 +64,14 @@ def check_equal(actual: Any, expected: Any, what: str = "the value", hint: str |
     _fail(message, hint)
 
 
-def check_close(actual: Any, expected: float, rtol: float = 1e-6, atol: float = 0.0,
-                what: str = "the value", hint: str | None = None) -> None:
+def check_close(
+    actual: Any,
+    expected: float,
+    rtol: float = 1e-6,
+    atol: float = 0.0,
+    what: str = "the value",
+    hint: str | None = None,
+) -> None:
     """``actual`` is a number within ``atol + rtol * |expected|`` of ``expected``."""
     try:
         value = float(actual)
@@ -69,12 +80,16 @@ def check_close(actual: Any, expected: float, rtol: float = 1e-6, atol: float = 
         return
     tolerance = atol + rtol * abs(expected)
     if math.isnan(value) or abs(value - expected) > tolerance:
-        _fail(f"{what} should be {expected!r} (within {tolerance:.3g}), but it is {value!r}"
-              f" (off by {abs(value - expected):.3g}).", hint)
+        _fail(
+            f"{what} should be {expected!r} (within {tolerance:.3g}), but it is {value!r}"
+            f" (off by {abs(value - expected):.3g}).",
+            hint,
+        )
 
 
-def check_columns(df: Any, expected: Iterable[str], what: str = "the DataFrame", exact: bool = False,
-                  hint: str | None = None) -> None:
+def check_columns(
+    df: Any, expected: Iterable[str], what: str = "the DataFrame", exact: bool = False, hint: str | None = None
+) -> None:
     """``df`` has (at least, or with ``exact`` exactly) the ``expected`` columns; order is not checked."""
     columns = getattr(df, "columns", None)
     if columns is None:
@@ -103,8 +118,14 @@ def check_len(value: Any, expected: int, what: str = "the result", hint: str | N
         _fail(f"{what} should hold {expected} items, but it holds {n}.", hint)
 
 
-def check_frame_equal(actual: Any, expected: Any, what: str = "the DataFrame", hint: str | None = None,
-                      ignore_order: bool = True, **kwargs: Any) -> None:
+def check_frame_equal(
+    actual: Any,
+    expected: Any,
+    what: str = "the DataFrame",
+    hint: str | None = None,
+    ignore_order: bool = True,
+    **kwargs: Any,
+) -> None:
     """Two pandas DataFrames hold the same data. With ``ignore_order`` (default) row and column order
     do not matter. Extra keyword arguments go to ``pandas.testing.assert_frame_equal``
     (e.g. ``check_dtype=False``, ``rtol=1e-3``)."""

@@ -4,13 +4,17 @@ Each subcommand is ``name -> ("module:function", "help")``; the function takes t
 argument list (``list[str]``) and returns an exit code. Modules are imported lazily so that
 `labkit status` does not pay for importing Spark or Feast.
 """
+
 from __future__ import annotations
 
 import importlib
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "up": ("labkit.stack_cli:cmd_up", "start the stack (docker compose if a Docker engine answers, else embedded servers)"),
+    "up": (
+        "labkit.stack_cli:cmd_up",
+        "start the stack (docker compose if a Docker engine answers, else embedded servers)",
+    ),
     "down": ("labkit.stack_cli:cmd_down", "stop the stack; data is kept"),
     "status": ("labkit.stack_cli:cmd_status", "what runs where, and whether each service answers its protocol"),
     "doctor": ("labkit.stack_cli:cmd_doctor", "check Java, ports, binaries and versions; print a fix for each problem"),

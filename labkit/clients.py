@@ -3,6 +3,7 @@
 Every helper reads :func:`labkit.settings.get_settings`, so pointing the lab at another stack
 (the test stack, a remote cluster) is a matter of settings, never of code.
 """
+
 from __future__ import annotations
 
 import os
@@ -66,8 +67,9 @@ def kafka_admin(settings: Settings | None = None, **overrides: Any):
     return KafkaAdminClient(**{**kafka_common(settings), **overrides})
 
 
-def ensure_topic(name: str, partitions: int = 4, settings: Settings | None = None, *,
-                 any_partitions: bool = False) -> bool:
+def ensure_topic(
+    name: str, partitions: int = 4, settings: Settings | None = None, *, any_partitions: bool = False
+) -> bool:
     """Create ``name`` with ``partitions`` partitions (replication 1, the broker's retention)
     unless it exists. True if this call created it.
 
@@ -87,8 +89,10 @@ def ensure_topic(name: str, partitions: int = 4, settings: Settings | None = Non
         if not any_partitions:
             have = len(admin.describe_topics([name])[0]["partitions"])
             if have != partitions:
-                raise ValueError(f"topic {name!r} exists with {have} partitions, not {partitions}; "
-                                 "use a new topic name (or delete the topic first)")
+                raise ValueError(
+                    f"topic {name!r} exists with {have} partitions, not {partitions}; "
+                    "use a new topic name (or delete the topic first)"
+                )
         return False
     finally:
         admin.close()

@@ -10,6 +10,7 @@ Two jobs:
   merges the override file, so tests (and ``labkit doctor``) can check the files without a
   Docker engine.
 """
+
 from __future__ import annotations
 
 import re
@@ -156,7 +157,7 @@ def published_ports(service: dict[str, Any]) -> dict[int, tuple[str, int]]:
     for spec in service.get("ports", []):
         parts = str(spec).split(":")
         if len(parts) != 3:
-            raise ValueError(f"port {spec!r} does not name a host address: write \"127.0.0.1:HOST:CONTAINER\"")
+            raise ValueError(f'port {spec!r} does not name a host address: write "127.0.0.1:HOST:CONTAINER"')
         ip, host, container = parts
         out[int(container.split("/")[0])] = (ip, int(host))
     return out

@@ -27,6 +27,7 @@ Each question is a Markdown file in ``interview_prep/questions/`` with a YAML he
 ``{key}`` placeholders in the text become the learner's latest measurement of that metric, or a
 pointer to the notebook that measures it when nothing was recorded yet.
 """
+
 from __future__ import annotations
 
 import json
@@ -86,7 +87,9 @@ def _split_sections(body: str, path: Path) -> dict[str, str]:
     sections = {parts[i].strip(): parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
     missing = [s for s in REQUIRED_SECTIONS if not sections.get(s)]
     if missing:
-        raise QuestionFormatError(f"{path.name}: missing or empty section(s) {missing}; add '## {missing[0]}' with text")
+        raise QuestionFormatError(
+            f"{path.name}: missing or empty section(s) {missing}; add '## {missing[0]}' with text"
+        )
     return sections
 
 
@@ -187,7 +190,9 @@ def cmd_quiz(argv: list[str]) -> int:
     """`labkit quiz`: one question at a time, answer hidden until asked, self-scored."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="labkit quiz", description="Practise interview questions; scores stay in LAB_HOME.")
+    parser = argparse.ArgumentParser(
+        prog="labkit quiz", description="Practise interview questions; scores stay in LAB_HOME."
+    )
     parser.add_argument("--level", choices=LEVELS, help="only questions of this level")
     parser.add_argument("--topic", help="only questions with this topic")
     parser.add_argument("--list", action="store_true", help="list the questions and exit")
@@ -273,17 +278,22 @@ def refresh_index(readme: Path = REPO_ROOT / "interview_prep" / "README.md") -> 
 class Practice:
     """Practice mode for JupyterLab: one question at a time, the answer hidden until asked.
 
-        p = Practice()        # or Practice(level="hard", topic="streaming")
-        p.next()              # shows a question
-        p.answer()            # shows the worked answer (with your measured numbers)
-        p.followups()         # the follow-ups with their answers
-        p.rubric()            # what a strong answer contains
-        p.score(2)            # 0 blank, 1 weak, 2 good, 3 strong; kept in LAB_HOME
-        p.weak()              # your weakest topics
+    p = Practice()        # or Practice(level="hard", topic="streaming")
+    p.next()              # shows a question
+    p.answer()            # shows the worked answer (with your measured numbers)
+    p.followups()         # the follow-ups with their answers
+    p.rubric()            # what a strong answer contains
+    p.score(2)            # 0 blank, 1 weak, 2 good, 3 strong; kept in LAB_HOME
+    p.weak()              # your weakest topics
     """
 
-    def __init__(self, level: str | None = None, topic: str | None = None, seed: int | None = None,
-                 settings: Settings | None = None):
+    def __init__(
+        self,
+        level: str | None = None,
+        topic: str | None = None,
+        seed: int | None = None,
+        settings: Settings | None = None,
+    ):
         qs = load_questions()
         if level:
             qs = [q for q in qs if q.level == level]
@@ -311,8 +321,10 @@ class Practice:
     def next(self):
         self.current = pick_next(self.questions, load_scores(self.settings), self.rng)
         q = self.current
-        return self._show(f"**[{q.level}]** {q.title}\n\n*topics: {', '.join(q.topics)}*. "
-                          "Answer it out loud or on paper, then call `p.answer()`.")
+        return self._show(
+            f"**[{q.level}]** {q.title}\n\n*topics: {', '.join(q.topics)}*. "
+            "Answer it out loud or on paper, then call `p.answer()`."
+        )
 
     def answer(self):
         return self._show(self._need_question().render("Answer", self.settings))
@@ -331,5 +343,7 @@ class Practice:
         rows = weak_areas(self.questions, load_scores(self.settings))
         if not rows:
             return self._show("No scores yet: score a few answers with `p.score(n)` first.")
-        return self._show("| topic | mean score | questions |\n|---|---|---|\n"
-                          + "\n".join(f"| {t} | {m:.1f} / 3 | {n} |" for t, m, n in rows))
+        return self._show(
+            "| topic | mean score | questions |\n|---|---|---|\n"
+            + "\n".join(f"| {t} | {m:.1f} / 3 | {n} |" for t, m, n in rows)
+        )

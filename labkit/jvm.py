@@ -15,6 +15,7 @@ uses its own built-in default repository (Maven Central) unless a mirror is conf
 ``LAB_MAVEN_REPO=<url>`` or a ``<mirror>`` for ``*``/``central`` in ``~/.m2/settings.xml``
 (what companies behind a proxy already have). This module names no repository host.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +33,7 @@ from labkit.settings import REPO_ROOT
 
 LOCK_DIR = REPO_ROOT / "jvm"
 MIN_JAVA = 17
-JAVA_FIX = ("install Java 17 or newer (`make system-deps` does it on Debian/Ubuntu and macOS) "
-            "or point JAVA_HOME at one")
+JAVA_FIX = "install Java 17 or newer (`make system-deps` does it on Debian/Ubuntu and macOS) or point JAVA_HOME at one"
 
 
 class JvmError(RuntimeError):
@@ -172,8 +172,10 @@ def classpath(name: str) -> str:
     folder = jar_dir(name)
     absent = [j.coord for j in lock.jars if not (folder / j.filename).is_file()]
     if absent:
-        raise JvmError(f"the {name} jars are not installed ({len(absent)} missing, e.g. {absent[0]}): "
-                       f"run `make setup` (or `labkit jars install {name}`)")
+        raise JvmError(
+            f"the {name} jars are not installed ({len(absent)} missing, e.g. {absent[0]}): "
+            f"run `make setup` (or `labkit jars install {name}`)"
+        )
     return os.pathsep.join(str(folder / j.filename) for j in lock.jars)
 
 
@@ -230,18 +232,30 @@ def _ivy_xml(deps: list[Artifact], transitive: bool, folder: Path) -> Path:
     ET.SubElement(root, "info", organisation="mlinfra-lab", module="jvm-set")
     dependencies = ET.SubElement(root, "dependencies")
     for d in deps:
-        ET.SubElement(dependencies, "dependency", org=d.org, name=d.name, rev=d.rev,
-                      transitive="true" if transitive else "false", conf="default->default")
+        ET.SubElement(
+            dependencies,
+            "dependency",
+            org=d.org,
+            name=d.name,
+            rev=d.rev,
+            transitive="true" if transitive else "false",
+            conf="default->default",
+        )
     ET.ElementTree(root).write(path)
     return path
 
 
 def _unreachable_line(url: str | None, source: str, log: str, count: int) -> str:
     where = url or "Maven Central"
-    why = "it could not be reached" if re.search(r"(?i)connect|unknownhost|timed out|refused|unresolved", log) \
+    why = (
+        "it could not be reached"
+        if re.search(r"(?i)connect|unknownhost|timed out|refused|unresolved", log)
         else "it did not serve them"
-    return (f"could not fetch {count} JVM artifact(s) from {where} ({source}): {why}. Fix: check the network, "
-            f"or use a mirror: LAB_MAVEN_REPO=<url> or a <mirror> in ~/.m2/settings.xml")
+    )
+    return (
+        f"could not fetch {count} JVM artifact(s) from {where} ({source}): {why}. Fix: check the network, "
+        f"or use a mirror: LAB_MAVEN_REPO=<url> or a <mirror> in ~/.m2/settings.xml"
+    )
 
 
 def _run_ivy(deps: list[Artifact], transitive: bool, dest: Path) -> Path:
@@ -250,10 +264,22 @@ def _run_ivy(deps: list[Artifact], transitive: bool, dest: Path) -> Path:
     url, source = mirror_url()
     with tempfile.TemporaryDirectory(prefix="lab-ivy-") as tmp:
         work = Path(tmp)
-        argv = [java, "-jar", str(ivy_jar()), "-cache", str(cache_dir()),
-                "-ivy", str(_ivy_xml(deps, transitive, work)), "-confs", "default",
-                "-retrieve", str(dest / "[organisation]__[artifact]__[revision](__[classifier]).[ext]"),
-                "-types", "jar", "bundle"]
+        argv = [
+            java,
+            "-jar",
+            str(ivy_jar()),
+            "-cache",
+            str(cache_dir()),
+            "-ivy",
+            str(_ivy_xml(deps, transitive, work)),
+            "-confs",
+            "default",
+            "-retrieve",
+            str(dest / "[organisation]__[artifact]__[revision](__[classifier]).[ext]"),
+            "-types",
+            "jar",
+            "bundle",
+        ]
         if url:
             argv += ["-settings", str(_ivysettings(url, work))]
         done = subprocess.run(argv, capture_output=True, text=True)
@@ -279,11 +305,15 @@ def install(name: str, say=print) -> Path:
         for jar in lock.jars:
             src = got / jar.filename
             if not src.is_file():
-                raise JvmError(f"the resolver did not return {jar.coord}: run `labkit jars lock {name}` if the lock is stale")
+                raise JvmError(
+                    f"the resolver did not return {jar.coord}: run `labkit jars lock {name}` if the lock is stale"
+                )
             actual = sha256(src)
             if actual != jar.sha256:
-                raise JvmError(f"{jar.coord}: SHA-256 {actual} does not match the lock ({jar.sha256}); "
-                               "the repository or mirror served another file: check the mirror, nothing was installed")
+                raise JvmError(
+                    f"{jar.coord}: SHA-256 {actual} does not match the lock ({jar.sha256}); "
+                    "the repository or mirror served another file: check the mirror, nothing was installed"
+                )
         for jar in lock.jars:
             shutil.copy2(got / jar.filename, folder / jar.filename)
     wanted = {j.filename for j in lock.jars}
@@ -302,8 +332,11 @@ def write_lock(name: str, roots: list[str] | None = None, say=print) -> Path:
         raise JvmError(f"no roots for {name}: `labkit jars lock {name} group:artifact:version ...`")
     with tempfile.TemporaryDirectory(prefix=f"lab-lock-{name}-") as tmp:
         got = _run_ivy(root_arts, transitive=True, dest=Path(tmp))
-        lines = [f"# JVM artifacts of the {name} set, with SHA-256 sums. Made by `labkit jars lock {name}`;",
-                 "# installed by `labkit jars install` (make setup). Edit the roots, then re-lock.", ""]
+        lines = [
+            f"# JVM artifacts of the {name} set, with SHA-256 sums. Made by `labkit jars lock {name}`;",
+            "# installed by `labkit jars install` (make setup). Edit the roots, then re-lock.",
+            "",
+        ]
         lines += [f"root {r.coord}" for r in root_arts] + [""]
         for jar in sorted(got.glob("*.jar")):
             parts = jar.stem.split("__")
@@ -324,7 +357,8 @@ def cmd_jars(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="labkit jars", description="The JVM artifacts the lab runs, from jvm/*.lock.")
     sub = p.add_subparsers(dest="action", required=True)
     sub.add_parser("install", help="fetch and verify the locked jars (what `make setup` runs)").add_argument(
-        "sets", nargs="*", help=f"which sets (default: all: {', '.join(known_sets())})")
+        "sets", nargs="*", help=f"which sets (default: all: {', '.join(known_sets())})"
+    )
     sub.add_parser("check", help="verify the installed jars against the lock; exit 1 if any is missing")
     lock = sub.add_parser("lock", help="re-resolve a set's roots transitively and rewrite its lock file")
     lock.add_argument("set")

@@ -23,6 +23,7 @@ Markdown cells may hold written-answer regions between the same markers; they be
 Learners work in ``labs/``: a lab whose cells differ from what the generator wrote (a fingerprint in
 its metadata tells) is never overwritten or removed unless ``--force`` is given.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -100,14 +101,18 @@ def exercise_cells(nb: nbformat.NotebookNode) -> list[Exercise]:
 
 def _validate(nb: nbformat.NotebookNode, name: str) -> None:
     if not exercise_cells(nb):
-        raise LabError(f"{name}: no code cell holds a '{BEGIN}' ... '{END}' region, so the lab would be "
-                       f"identical to the solution. Put the learner's part of the code between those lines.")
+        raise LabError(
+            f"{name}: no code cell holds a '{BEGIN}' ... '{END}' region, so the lab would be "
+            f"identical to the solution. Put the learner's part of the code between those lines."
+        )
     for i, cell in enumerate(nb.cells, start=1):
         begins = sum(BEGIN in ln for ln in cell.source.splitlines())
         ends = sum(END in ln for ln in cell.source.splitlines())
         if begins != ends:
-            raise LabError(f"{name}: cell {i} has {begins} '{BEGIN}' but {ends} '{END}' lines; every "
-                           f"region needs both markers, each on its own line.")
+            raise LabError(
+                f"{name}: cell {i} has {begins} '{BEGIN}' but {ends} '{END}' lines; every "
+                f"region needs both markers, each on its own line."
+            )
 
 
 def generate_lab(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
@@ -184,8 +189,9 @@ def _is_generated(path: Path) -> bool:
         return False
 
 
-def sync(solutions_dir: Path = SOLUTIONS_DIR, labs_dir: Path = LABS_DIR, *, write: bool,
-         force: bool = False) -> SyncReport:
+def sync(
+    solutions_dir: Path = SOLUTIONS_DIR, labs_dir: Path = LABS_DIR, *, write: bool, force: bool = False
+) -> SyncReport:
     """Compare (``write=False``) or bring (``write=True``) ``labs_dir`` in line with ``solutions_dir``.
 
     A lab a learner has edited is never overwritten or removed unless ``force``; it is listed in
@@ -231,11 +237,14 @@ def _rel(p: Path) -> str:
 def cmd_labs(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="labkit labs",
-        description="Generate labs/ from solutions/ (solution regions replaced by a TODO that raises).")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 and name the labs that are out of sync")
-    parser.add_argument("--force", action="store_true",
-                        help="also overwrite labs you have edited (your work in them is lost)")
+        description="Generate labs/ from solutions/ (solution regions replaced by a TODO that raises).",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 and name the labs that are out of sync"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="also overwrite labs you have edited (your work in them is lost)"
+    )
     parser.add_argument("--solutions", type=Path, default=SOLUTIONS_DIR, help=argparse.SUPPRESS)
     parser.add_argument("--labs", type=Path, default=LABS_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -251,8 +260,11 @@ def cmd_labs(argv: list[str]) -> int:
         if report.in_sync:
             print(f"labs/ is in sync with solutions/ ({len(list(args.solutions.glob('*.ipynb')))} notebooks)")
             return 0
-        for label, paths in (("out of date", report.stale), ("missing", report.missing),
-                             ("has no solution any more", report.orphans)):
+        for label, paths in (
+            ("out of date", report.stale),
+            ("missing", report.missing),
+            ("has no solution any more", report.orphans),
+        ):
             for p in paths:
                 note = " (and holds edits made by hand)" if p in report.edited else ""
                 print(f"  {_rel(p)}: {label}{note}", file=sys.stderr)
@@ -268,6 +280,9 @@ def cmd_labs(argv: list[str]) -> int:
     if not changed and not report.orphans:
         print("labs/ already up to date")
     for p in kept:
-        print(f"kept {_rel(p)}: it holds your edits, so it was not regenerated. Copy your work elsewhere, "
-              f"then run `labkit labs --force` to regenerate it.", file=sys.stderr)
+        print(
+            f"kept {_rel(p)}: it holds your edits, so it was not regenerated. Copy your work elsewhere, "
+            f"then run `labkit labs --force` to regenerate it.",
+            file=sys.stderr,
+        )
     return 1 if kept else 0

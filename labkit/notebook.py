@@ -6,6 +6,7 @@
 Deprecation warnings raised by the notebook's own calls (attributed to ``__main__``) or by the
 lab's packages become errors, so an API the lab uses cannot rot silently.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,12 +38,14 @@ def setup(name: str | None = None, *, plots: bool = True) -> Settings:
     if plots:
         import matplotlib
 
-        matplotlib.rcParams.update({
-            "figure.figsize": (8, 4),
-            "figure.dpi": 100,
-            "axes.grid": True,
-            "grid.alpha": 0.3,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-        })
+        matplotlib.rcParams.update(
+            {
+                "figure.figsize": (8, 4),
+                "figure.dpi": 100,
+                "axes.grid": True,
+                "grid.alpha": 0.3,
+                "axes.spines.top": False,
+                "axes.spines.right": False,
+            }
+        )
     return get_settings()

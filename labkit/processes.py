@@ -19,6 +19,7 @@ What it guarantees:
   not reach it;
 - a child that exited is reaped (no zombie that looks alive), and a zombie counts as exited.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,7 +56,7 @@ def _start_time(pid: int) -> float | None:
     if sys.platform.startswith("linux"):
         try:
             stat = Path(f"/proc/{pid}/stat").read_bytes()
-            return int(stat[stat.rindex(b")") + 2:].split()[19]) / os.sysconf("SC_CLK_TCK")
+            return int(stat[stat.rindex(b")") + 2 :].split()[19]) / os.sysconf("SC_CLK_TCK")
         except (OSError, ValueError, IndexError):
             return None
     try:
@@ -113,8 +114,9 @@ class ManagedProcess:
         return "\n".join(text.splitlines()[-lines:]) or "(log is empty)"
 
     # -- readiness -----------------------------------------------------------------------
-    def wait_ready(self, probe: Probe, timeout: float, interval: float = 0.1,
-                   what: str | None = None) -> ManagedProcess:
+    def wait_ready(
+        self, probe: Probe, timeout: float, interval: float = 0.1, what: str | None = None
+    ) -> ManagedProcess:
         """Call ``probe`` until it answers; raise :class:`ProcessError` with the log's tail if the
         process exits first or ``timeout`` passes (and stop a process that stayed mute)."""
         what = what or self.name
@@ -131,12 +133,14 @@ class ManagedProcess:
                 self._forget()
                 raise ProcessError(
                     f"{what} exited while starting (exit code {code if code is not None else '?'}); "
-                    f"last lines of {self.log_path}:\n{self.log_tail()}")
+                    f"last lines of {self.log_path}:\n{self.log_tail()}"
+                )
             if time.monotonic() >= deadline:
                 self.stop(timeout=5)
                 raise ProcessError(
                     f"{what} did not become ready within {timeout:.0f} s ({detail}); "
-                    f"last lines of {self.log_path}:\n{self.log_tail()}")
+                    f"last lines of {self.log_path}:\n{self.log_tail()}"
+                )
             time.sleep(interval)
 
     # -- signals -------------------------------------------------------------------------
@@ -187,8 +191,14 @@ def read_pid_file(path: Path) -> tuple[int, float | None] | None:
     return (pid, started) if pid > 0 else None
 
 
-def adopt(pid_path: Path, *, name: str | None = None, log_path: Path | None = None,
-          match: Callable[[psutil.Process], bool] | None = None, keep_stale: bool = False) -> ManagedProcess | None:
+def adopt(
+    pid_path: Path,
+    *,
+    name: str | None = None,
+    log_path: Path | None = None,
+    match: Callable[[psutil.Process], bool] | None = None,
+    keep_stale: bool = False,
+) -> ManagedProcess | None:
     """The process a pid file names, if that very process still runs; else None.
 
     ``match`` adds a check on the live process (e.g. its command line), for pid files written
@@ -216,9 +226,17 @@ def adopt(pid_path: Path, *, name: str | None = None, log_path: Path | None = No
 
 
 # -- start and stop ------------------------------------------------------------------------
-def start(argv: Sequence[str], *, name: str, log_path: Path, pid_path: Path | None = None,
-          env: dict[str, str] | None = None, cwd: Path | str | None = None,
-          header: bool = True, die_with_parent: bool = False) -> ManagedProcess:
+def start(
+    argv: Sequence[str],
+    *,
+    name: str,
+    log_path: Path,
+    pid_path: Path | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | str | None = None,
+    header: bool = True,
+    die_with_parent: bool = False,
+) -> ManagedProcess:
     """Start ``argv`` in its own process group, output appended to ``log_path``.
 
     ``env`` is added to this process's environment. The pid file (if given) is written at once.
@@ -238,17 +256,23 @@ def start(argv: Sequence[str], *, name: str, log_path: Path, pid_path: Path | No
         offset = log.tell()
         try:
             popen = subprocess.Popen(
-                [str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=None if cwd is None else str(cwd), env={**os.environ, **(env or {})},
-                start_new_session=True, preexec_fn=_parent_death_signal() if die_with_parent else None,
+                [str(a) for a in argv],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=None if cwd is None else str(cwd),
+                env={**os.environ, **(env or {})},
+                start_new_session=True,
+                preexec_fn=_parent_death_signal() if die_with_parent else None,
             )
         except FileNotFoundError as exc:
             raise ProcessError(f"cannot start {name}: {exc.filename or argv[0]} not found") from None
         except PermissionError as exc:
             raise ProcessError(f"cannot start {name}: {exc.filename or argv[0]} is not executable") from None
     _CHILDREN[popen.pid] = popen
-    proc = ManagedProcess(name, popen.pid, _start_time(popen.pid), log_path, pid_path, [str(a) for a in argv],
-                          offset, popen)
+    proc = ManagedProcess(
+        name, popen.pid, _start_time(popen.pid), log_path, pid_path, [str(a) for a in argv], offset, popen
+    )
     if pid_path is not None:
         started = f" {proc.started_at:.3f}" if proc.started_at is not None else ""
         pid_path.write_text(f"{popen.pid}{started}\n")

@@ -5,6 +5,7 @@ Each call to :func:`record` appends one JSON line to ``<LAB_HOME>/results.jsonl`
     {"name": "online.redis.p99_ms", "value": 0.41, "unit": "ms", "when": "2026-11-26T17:40:00+00:00",
      "stack": "embedded", "source": "03_online_serving", "context": {"batch": 10}}
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,9 @@ def _stack_kind(settings: Settings) -> str:
     return marker.read_text().strip() if marker.is_file() else "unknown"
 
 
-def record(name: str, value: float, unit: str, *, source: str | None = None,
-           settings: Settings | None = None, **context: Any) -> dict[str, Any]:
+def record(
+    name: str, value: float, unit: str, *, source: str | None = None, settings: Settings | None = None, **context: Any
+) -> dict[str, Any]:
     """Append a measurement and return it. ``context`` holds whatever qualifies it (batch size...)."""
     if not name or not isinstance(name, str):
         raise ValueError("record() needs a non-empty metric name such as 'online.redis.p99_ms'")

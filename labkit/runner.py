@@ -16,6 +16,7 @@ Conventions it enforces:
 A failing notebook raises :class:`NotebookError`, whose message names the notebook, the failing
 cell (its position in the source notebook, as the learner sees it) and the exception.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,9 +51,18 @@ class NotebookError(RuntimeError):
     ``cell_index`` is 0-based in the source notebook (None when no cell ran); ``ename``/``evalue``
     are the exception's type name and message; ``output_path`` holds the executed notebook."""
 
-    def __init__(self, notebook: Path | str, message: str, *, cell_index: int | None = None,
-                 exec_count: int | None = None, ename: str | None = None, evalue: str | None = None,
-                 traceback: list[str] | None = None, output_path: Path | None = None):
+    def __init__(
+        self,
+        notebook: Path | str,
+        message: str,
+        *,
+        cell_index: int | None = None,
+        exec_count: int | None = None,
+        ename: str | None = None,
+        evalue: str | None = None,
+        traceback: list[str] | None = None,
+        output_path: Path | None = None,
+    ):
         self.notebook = Path(notebook)
         self.cell_index = cell_index
         self.exec_count = exec_count
@@ -81,22 +91,33 @@ def _display(path: Path) -> str:
 # -- the parameters cell ---------------------------------------------------------------------
 def parameters_cell_index(nb: nbformat.NotebookNode, path: Path | str = "notebook") -> int:
     """Index of the code cell tagged ``parameters``; a clear error when missing or incomplete."""
-    tagged = [i for i, c in enumerate(nb.cells)
-              if c.cell_type == "code" and "parameters" in c.get("metadata", {}).get("tags", [])]
+    tagged = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and "parameters" in c.get("metadata", {}).get("tags", [])
+    ]
     where = _display(Path(path))
     if not tagged:
-        raise NotebookError(path, (
-            f"{where}: no code cell is tagged 'parameters'. Add one near the top with at least\n"
-            f"    SCALE = \"small\"\n    SEED = 42\n"
-            f"and give it the tag 'parameters' (JupyterLab: property inspector > Cell Tags), "
-            f"so papermill can set the scale."))
+        raise NotebookError(
+            path,
+            (
+                f"{where}: no code cell is tagged 'parameters'. Add one near the top with at least\n"
+                f'    SCALE = "small"\n    SEED = 42\n'
+                f"and give it the tag 'parameters' (JupyterLab: property inspector > Cell Tags), "
+                f"so papermill can set the scale."
+            ),
+        )
     if len(tagged) > 1:
         raise NotebookError(path, f"{where}: cells {[i + 1 for i in tagged]} are all tagged 'parameters'; keep one.")
     missing = [name for name in REQUIRED_PARAMETERS if name not in notebook_parameters(nb.cells[tagged[0]].source)]
     if missing:
-        raise NotebookError(path, (
-            f"{where}: the 'parameters' cell (cell {tagged[0] + 1}) does not assign {', '.join(missing)}; "
-            f"it must set at least SCALE (e.g. \"small\") and SEED (e.g. 42)."))
+        raise NotebookError(
+            path,
+            (
+                f"{where}: the 'parameters' cell (cell {tagged[0] + 1}) does not assign {', '.join(missing)}; "
+                f'it must set at least SCALE (e.g. "small") and SEED (e.g. 42).'
+            ),
+        )
     return tagged[0]
 
 
@@ -108,7 +129,9 @@ def notebook_parameters(source: str) -> dict[str, Any]:
         return {}
     values: dict[str, Any] = {}
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
         value = getattr(node, "value", None)
         for target in targets:
             if isinstance(target, ast.Name):
@@ -124,6 +147,7 @@ def _kernel_manager(kernel_name: str, socket_dir: Path):
     """A KernelManager whose ``python3`` is this interpreter's ipykernel (not whatever kernelspec
     a user-level Jupyter install calls python3)."""
     import ipykernel.kernelspec
+
     # nbclient needs the async manager: with a blocking one, its output poller blocks the event
     # loop and per-cell timeouts never fire.
     from jupyter_client import AsyncKernelManager as KernelManager
@@ -132,8 +156,9 @@ def _kernel_manager(kernel_name: str, socket_dir: Path):
     class _ThisEnvKernelSpecs(KernelSpecManager):
         def get_kernel_spec(self, name):
             if name == KERNEL_NAME:
-                return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES,
-                                              **ipykernel.kernelspec.get_kernel_dict())
+                return self.kernel_spec_class(
+                    resource_dir=ipykernel.kernelspec.RESOURCES, **ipykernel.kernelspec.get_kernel_dict()
+                )
             return super().get_kernel_spec(name)
 
     specs = _ThisEnvKernelSpecs()
@@ -141,8 +166,9 @@ def _kernel_manager(kernel_name: str, socket_dir: Path):
         return KernelManager(kernel_name=kernel_name, kernel_spec_manager=specs)
     # Unix sockets keep the kernel off TCP (and ipykernel's plain-TCP warning off the console);
     # they live in a private temp dir, else they litter the notebook's folder.
-    return KernelManager(kernel_name=kernel_name, kernel_spec_manager=specs, transport="ipc",
-                         ip=str(socket_dir / "kernel"))
+    return KernelManager(
+        kernel_name=kernel_name, kernel_spec_manager=specs, transport="ipc", ip=str(socket_dir / "kernel")
+    )
 
 
 @contextmanager
@@ -169,13 +195,17 @@ def _source_index(executed: nbformat.NotebookNode, source: nbformat.NotebookNode
         cell_id = executed.cells[index].get("id")
         if cell_id and cell_id in ids:
             return ids.index(cell_id)
-    injected = [i for i, c in enumerate(executed.cells[:index])
-                if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    injected = [
+        i
+        for i, c in enumerate(executed.cells[:index])
+        if "injected-parameters" in c.get("metadata", {}).get("tags", [])
+    ]
     return index - len(injected)
 
 
-def _error_from_papermill(exc: Any, path: Path, source: nbformat.NotebookNode,
-                          executed: nbformat.NotebookNode, output_path: Path) -> NotebookError:
+def _error_from_papermill(
+    exc: Any, path: Path, source: nbformat.NotebookNode, executed: nbformat.NotebookNode, output_path: Path
+) -> NotebookError:
     index = _source_index(executed, source, exc.cell_index)
     cell_src = source.cells[index].source if 0 <= index < len(source.cells) else exc.source
     first_line = next((ln for ln in cell_src.splitlines() if ln.strip()), "").strip()
@@ -184,18 +214,34 @@ def _error_from_papermill(exc: Any, path: Path, source: nbformat.NotebookNode,
     where = f"cell {index + 1} of {len(source.cells)}"
     if exc.exec_count is not None:
         where += f" (In [{exc.exec_count}])"
-    message = (f"{_display(path)}: {where} raised {exc.ename}: {shown}\n"
-               f"  cell begins: {first_line[:120]}\n"
-               f"  executed notebook (full traceback): {output_path}")
-    return NotebookError(path, message, cell_index=index, exec_count=exc.exec_count, ename=exc.ename,
-                         evalue=evalue, traceback=[_ANSI.sub("", t) for t in exc.traceback or []],
-                         output_path=output_path)
+    message = (
+        f"{_display(path)}: {where} raised {exc.ename}: {shown}\n"
+        f"  cell begins: {first_line[:120]}\n"
+        f"  executed notebook (full traceback): {output_path}"
+    )
+    return NotebookError(
+        path,
+        message,
+        cell_index=index,
+        exec_count=exc.exec_count,
+        ename=exc.ename,
+        evalue=evalue,
+        traceback=[_ANSI.sub("", t) for t in exc.traceback or []],
+        output_path=output_path,
+    )
 
 
-def run_notebook(path: Path | str, output: Path | str | None = None,
-                 parameters: Mapping[str, Any] | None = None, *, timeout: float = DEFAULT_CELL_TIMEOUT,
-                 cwd: Path | str | None = None, env: Mapping[str, str] | None = None,
-                 start_timeout: float = 60, log_output: bool = False) -> NotebookRun:
+def run_notebook(
+    path: Path | str,
+    output: Path | str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    timeout: float = DEFAULT_CELL_TIMEOUT,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    start_timeout: float = 60,
+    log_output: bool = False,
+) -> NotebookRun:
     """Execute ``path`` with papermill and return the executed notebook and its wall time.
 
     ``parameters`` default to ``{"SCALE": "small", "SEED": 42}``; ``timeout`` is per cell (seconds);
@@ -235,21 +281,34 @@ def run_notebook(path: Path | str, output: Path | str | None = None,
         with _environ(kernel_env), kernel_log.open("wb") as log:
             # Started here rather than by nbclient so that the kernel's own console chatter
             # (e.g. "KeyboardInterrupt caught" at shutdown) goes to a log, quoted if the kernel dies.
-            run_sync(km.start_kernel)(cwd=str(cwd or path.parent), stdout=log, stderr=log,
-                                      extra_arguments=["--HistoryManager.hist_file=:memory:"])
+            run_sync(km.start_kernel)(
+                cwd=str(cwd or path.parent),
+                stdout=log,
+                stderr=log,
+                extra_arguments=["--HistoryManager.hist_file=:memory:"],
+            )
             executed = pm.execute_notebook(
-                str(path), str(output_path), parameters=inject or None,
-                kernel_name=KERNEL_NAME, language="python", km=km,
-                cwd=str(cwd or path.parent), execution_timeout=timeout, start_timeout=start_timeout,
-                progress_bar=False, log_output=log_output, request_save_on_cell_execute=False,
+                str(path),
+                str(output_path),
+                parameters=inject or None,
+                kernel_name=KERNEL_NAME,
+                language="python",
+                km=km,
+                cwd=str(cwd or path.parent),
+                execution_timeout=timeout,
+                start_timeout=start_timeout,
+                progress_bar=False,
+                log_output=log_output,
+                request_save_on_cell_execute=False,
                 on_cell_start=lambda cell, cell_index, **_: running.update(cell=cell),
             )
         seconds = time.perf_counter() - started
     except PapermillExecutionError as exc:
         executed = nbformat.read(output_path, as_version=4)
         # papermill put a banner cell (and an anchor) into the saved copy; drop them to map indices
-        executed.cells = [c for c in executed.cells
-                          if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
+        executed.cells = [
+            c for c in executed.cells if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])
+        ]
         raise _error_from_papermill(exc, path, source, executed, output_path) from None
     except Exception as exc:  # kernel died, timeout in startup, bad notebook JSON...
         if type(exc).__name__ == "CellTimeoutError":
@@ -259,20 +318,27 @@ def run_notebook(path: Path | str, output: Path | str | None = None,
             index = ids.index(cell.get("id")) if cell.get("id") in ids else None
             where = f"cell {index + 1} of {len(source.cells)}" if index is not None else "a cell"
             first_line = next((ln.strip() for ln in cell.get("source", "").splitlines() if ln.strip()), "")
-            raise NotebookError(path, f"{_display(path)}: {where} ran longer than {timeout:g} s and was stopped\n"
-                                      f"  cell begins: {first_line[:120]}",
-                                cell_index=index, ename="CellTimeoutError", output_path=output_path) from None
+            raise NotebookError(
+                path,
+                f"{_display(path)}: {where} ran longer than {timeout:g} s and was stopped\n"
+                f"  cell begins: {first_line[:120]}",
+                cell_index=index,
+                ename="CellTimeoutError",
+                output_path=output_path,
+            ) from None
         tail = kernel_log.read_text(errors="replace").strip().splitlines()[-8:] if kernel_log.exists() else []
         detail = "\n  kernel log: " + "\n  ".join(tail) if tail else ""
-        raise NotebookError(path, f"{_display(path)}: could not be executed: {type(exc).__name__}: "
-                                  f"{str(exc).strip()[:400]}{detail}", output_path=output_path) from exc
+        raise NotebookError(
+            path,
+            f"{_display(path)}: could not be executed: {type(exc).__name__}: {str(exc).strip()[:400]}{detail}",
+            output_path=output_path,
+        ) from exc
     finally:
         # nbclient leaves a kernel it did not create running: stop it, or kernels pile up.
         if km.has_kernel:
             run_sync(km.shutdown_kernel)(now=stuck)
         shutil.rmtree(socket_dir, ignore_errors=True)
-    return NotebookRun(path=path, notebook=executed, seconds=seconds,
-                       output_path=output_path)
+    return NotebookRun(path=path, notebook=executed, seconds=seconds, output_path=output_path)
 
 
 # -- `labkit run-notebooks` ------------------------------------------------------------------
@@ -311,21 +377,36 @@ def strip_run_metadata(path: Path) -> None:
 def cmd_run_notebooks(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="labkit run-notebooks",
-        description="Execute notebooks with papermill at a given scale; print and record their run times.")
-    parser.add_argument("notebooks", nargs="*",
-                        help="paths, globs or name prefixes (e.g. 03, 00a_stack); default: every notebooks/*.ipynb")
+        description="Execute notebooks with papermill at a given scale; print and record their run times.",
+    )
+    parser.add_argument(
+        "notebooks",
+        nargs="*",
+        help="paths, globs or name prefixes (e.g. 03, 00a_stack); default: every notebooks/*.ipynb",
+    )
     parser.add_argument("--scale", default="small", choices=["small", "medium", "large"])
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--inplace", action="store_true",
-                        help="write outputs back into the notebooks (refreshes committed reference outputs)")
-    parser.add_argument("--output-dir", type=Path, default=None,
-                        help="where executed copies go without --inplace (default: <LAB_HOME>/runs)")
+    parser.add_argument(
+        "--inplace",
+        action="store_true",
+        help="write outputs back into the notebooks (refreshes committed reference outputs)",
+    )
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=None,
+        help="where executed copies go without --inplace (default: <LAB_HOME>/runs)",
+    )
     parser.add_argument("--timeout", type=float, default=DEFAULT_CELL_TIMEOUT, help="seconds per cell")
     parser.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing notebook")
     args = parser.parse_args(argv)
 
     try:
-        paths = _resolve(args.notebooks, list(FOLDERS)) if args.notebooks else sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
+        paths = (
+            _resolve(args.notebooks, list(FOLDERS))
+            if args.notebooks
+            else sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
+        )
     except ValueError as exc:
         print(f"run-notebooks: {exc}", file=sys.stderr)
         return 2
@@ -335,8 +416,11 @@ def cmd_run_notebooks(argv: list[str]) -> int:
     if args.inplace:
         kept_clean = [p for p in paths if p.parent.name in ("solutions", "labs")]
         if kept_clean:
-            print(f"run-notebooks: --inplace would commit outputs into {_display(kept_clean[0])}; "
-                  "solutions/ and labs/ are kept without outputs. Run them without --inplace.", file=sys.stderr)
+            print(
+                f"run-notebooks: --inplace would commit outputs into {_display(kept_clean[0])}; "
+                "solutions/ and labs/ are kept without outputs. Run them without --inplace.",
+                file=sys.stderr,
+            )
             return 2
     from labkit.results import record
 

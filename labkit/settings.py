@@ -14,6 +14,7 @@ which is how a learner points the lab at a remote or managed service.
 
 Nothing else in the lab hard-codes an endpoint: call :func:`get_settings`.
 """
+
 from __future__ import annotations
 
 import os
@@ -187,7 +188,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 
     lake_read_mode = get("LAB_LAKE_READ_MODE", "stage")
     if lake_read_mode not in ("stage", "s3a"):
-        raise ValueError(f"LAB_LAKE_READ_MODE={lake_read_mode!r}: use stage (copy partitions locally) or s3a (needs hadoop-aws jars)")
+        raise ValueError(
+            f"LAB_LAKE_READ_MODE={lake_read_mode!r}: use stage (copy partitions locally) or s3a (needs hadoop-aws jars)"
+        )
 
     return Settings(
         lake_read_mode=lake_read_mode,
@@ -205,7 +208,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         bucket_lake=get("LAB_BUCKET_LAKE", "lake"),
         spark_master=get("LAB_SPARK_MASTER", "local[2]"),
         kafka_session_timeout_ms=_int(get("LAB_KAFKA_SESSION_TIMEOUT_MS", "10000"), "LAB_KAFKA_SESSION_TIMEOUT_MS"),
-        kafka_heartbeat_interval_ms=_int(get("LAB_KAFKA_HEARTBEAT_INTERVAL_MS", "3000"), "LAB_KAFKA_HEARTBEAT_INTERVAL_MS"),
+        kafka_heartbeat_interval_ms=_int(
+            get("LAB_KAFKA_HEARTBEAT_INTERVAL_MS", "3000"), "LAB_KAFKA_HEARTBEAT_INTERVAL_MS"
+        ),
         kafka_heap=_heap(get("LAB_KAFKA_HEAP", "384m")),
         feature_repo=Path(get("LAB_FEATURE_REPO", str(REPO_ROOT / "feature_repo"))).resolve(),
     )

@@ -2,6 +2,7 @@
 
 Each ``cmd_*`` takes the argument list after the subcommand and returns an exit code.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,15 +67,22 @@ def _stack_kind(s: Settings) -> str:
 
 
 def _print_status(rows) -> None:
-    print(_table(["service", "endpoint", "pid", "answers?", "detail"],
-                 [[r.service, r.endpoint, r.pid, "yes" if r.answers else "NO", r.detail] for r in rows]))
+    print(
+        _table(
+            ["service", "endpoint", "pid", "answers?", "detail"],
+            [[r.service, r.endpoint, r.pid, "yes" if r.answers else "NO", r.detail] for r in rows],
+        )
+    )
 
 
 # -- up ----------------------------------------------------------------------------------
 @_command
 def cmd_up(argv: list[str]) -> int:
-    p = _parser("up", "Start Kafka, Redis and S3 (Docker Compose if a Docker engine answers, else embedded "
-                      "servers) and wait until each answers its protocol. Running servers are left alone.")
+    p = _parser(
+        "up",
+        "Start Kafka, Redis and S3 (Docker Compose if a Docker engine answers, else embedded "
+        "servers) and wait until each answers its protocol. Running servers are left alone.",
+    )
     p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for each service (default 90)")
     args = p.parse_args(argv)
     s = _settings()
@@ -95,8 +103,10 @@ def cmd_up(argv: list[str]) -> int:
     healthy = all(r.answers for r in rows)
     if healthy:
         print(f"\nS3 admin UI (SeaweedFS): {s.url('s3_console')}   S3 credentials: `labkit env`")
-    print(f"\n{'ready' if healthy else 'NOT ready'} in {time.monotonic() - t0:.1f} s. "
-          f"Stop with `labkit down` (data is kept).")
+    print(
+        f"\n{'ready' if healthy else 'NOT ready'} in {time.monotonic() - t0:.1f} s. "
+        f"Stop with `labkit down` (data is kept)."
+    )
     return 0 if healthy else 1
 
 
@@ -104,12 +114,18 @@ def _docker_up(s: Settings, timeout: float) -> int:
     from labkit.stack import docker, embedded, probes
 
     if not docker.engine_answers():
-        print("labkit up: LAB_STACK=docker but no Docker engine answers `docker info`. Fix: start Docker "
-              "(Docker Desktop / `sudo systemctl start docker`) or use LAB_STACK=embedded.", file=sys.stderr)
+        print(
+            "labkit up: LAB_STACK=docker but no Docker engine answers `docker info`. Fix: start Docker "
+            "(Docker Desktop / `sudo systemctl start docker`) or use LAB_STACK=embedded.",
+            file=sys.stderr,
+        )
         return 1
     if not docker.compose_available():
-        print("labkit up: the Docker engine answers but `docker compose` (Compose v2) is missing. Fix: install "
-              "the docker-compose-plugin package (or Docker Desktop), or use LAB_STACK=embedded.", file=sys.stderr)
+        print(
+            "labkit up: the Docker engine answers but `docker compose` (Compose v2) is missing. Fix: install "
+            "the docker-compose-plugin package (or Docker Desktop), or use LAB_STACK=embedded.",
+            file=sys.stderr,
+        )
         return 1
     for d in (s.run_dir, s.log_dir, s.data_dir):
         d.mkdir(parents=True, exist_ok=True)
@@ -120,8 +136,11 @@ def _docker_up(s: Settings, timeout: float) -> int:
         print(f"labkit up: {exc}", file=sys.stderr)
         return 1
     if done.returncode != 0:
-        print("labkit up: `docker compose up` failed (see above). `docker compose logs` shows each "
-              "container's log; `labkit doctor` checks ports.", file=sys.stderr)
+        print(
+            "labkit up: `docker compose up` failed (see above). `docker compose logs` shows each "
+            "container's log; `labkit doctor` checks ports.",
+            file=sys.stderr,
+        )
         return done.returncode
     for name, probe in probes.PROBES.items():
         ok, detail = probes.wait_until(lambda: probe(s), timeout)
@@ -141,8 +160,14 @@ def _docker_rows(s: Settings):
     rows = []
     for server in embedded.SERVERS:
         ok, detail = probes.PROBES[server.name](s)
-        state = ", ".join(f"{k}:{v}" for k, v in states.items() if server.name in k or
-                          (server.name == "s3" and ("minio" in k or "seaweed" in k))) or "docker"
+        state = (
+            ", ".join(
+                f"{k}:{v}"
+                for k, v in states.items()
+                if server.name in k or (server.name == "s3" and ("minio" in k or "seaweed" in k))
+            )
+            or "docker"
+        )
         rows.append(embedded.Row(server.title.split(" (")[0], server.endpoint(s), state, ok, detail))
     return rows
 
@@ -177,8 +202,10 @@ def cmd_down(argv: list[str]) -> int:
 # -- status ------------------------------------------------------------------------------
 @_command
 def cmd_status(argv: list[str]) -> int:
-    p = _parser("status", "What runs where, and whether each service answers its protocol. "
-                          "Exit code 1 when a service does not answer.")
+    p = _parser(
+        "status",
+        "What runs where, and whether each service answers its protocol. Exit code 1 when a service does not answer.",
+    )
     p.parse_args(argv)
     s = _settings()
     from labkit.stack import embedded
@@ -190,8 +217,7 @@ def cmd_status(argv: list[str]) -> int:
     _print_status(rows)
     down = [r.service for r in rows if not r.answers]
     if down:
-        print(f"\nnot answering: {', '.join(down)}. Fix: `labkit up` (re)starts what is down; "
-              f"logs are in {s.log_dir}")
+        print(f"\nnot answering: {', '.join(down)}. Fix: `labkit up` (re)starts what is down; logs are in {s.log_dir}")
         return 1
     return 0
 
@@ -216,8 +242,12 @@ def cmd_doctor(argv: list[str]) -> int:
 
     checks = doctor.run_checks(s)
     clip = lambda text: text if len(text) <= 110 else text[:107] + "..."  # noqa: E731 (full text below)
-    print(_table(["check", "ok?", "detail"], [[c.name, "ok" if c.ok else ("note" if c.warn_only else "PROBLEM"),
-                                               clip(c.detail)] for c in checks]))
+    print(
+        _table(
+            ["check", "ok?", "detail"],
+            [[c.name, "ok" if c.ok else ("note" if c.warn_only else "PROBLEM"), clip(c.detail)] for c in checks],
+        )
+    )
     problems = [c for c in checks if not c.ok and not c.warn_only]
     notes = [c for c in checks if not c.ok and c.warn_only]
     for c in problems + notes:
@@ -248,20 +278,29 @@ def _unsafe_to_wipe(home) -> str | None:
 
 @_command
 def cmd_reset(argv: list[str]) -> int:
-    p = _parser("reset", "Stop the stack and wipe everything under LAB_HOME (data, logs, results); "
-                         "installs (.venv, system packages) are kept.")
+    p = _parser(
+        "reset",
+        "Stop the stack and wipe everything under LAB_HOME (data, logs, results); "
+        "installs (.venv, system packages) are kept.",
+    )
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     args = p.parse_args(argv)
     s = _settings()
     unsafe = _unsafe_to_wipe(s.home)
     if unsafe:
-        print(f"labkit reset: refusing to wipe LAB_HOME={s.home}: {unsafe}. Point LAB_HOME at the lab's own "
-              "state directory (default: .lab/ in the repository).", file=sys.stderr)
+        print(
+            f"labkit reset: refusing to wipe LAB_HOME={s.home}: {unsafe}. Point LAB_HOME at the lab's own "
+            "state directory (default: .lab/ in the repository).",
+            file=sys.stderr,
+        )
         return 2
     if not args.yes:
         if not sys.stdin.isatty():
-            print(f"labkit reset: this deletes everything under {s.home}. Not a terminal, so I cannot ask: "
-                  "re-run with `labkit reset --yes` to confirm.", file=sys.stderr)
+            print(
+                f"labkit reset: this deletes everything under {s.home}. Not a terminal, so I cannot ask: "
+                "re-run with `labkit reset --yes` to confirm.",
+                file=sys.stderr,
+            )
             return 2
         answer = input(f"Delete all lab data under {s.home} (topics, objects, keys, results)? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
@@ -307,8 +346,9 @@ def cmd_jupyter(argv: list[str]) -> int:
     from labkit.stack import probes
 
     pid_path, log_path, token_path = _jupyter_files(s)
-    running = processes.adopt(pid_path, name="JupyterLab", log_path=log_path,
-                              match=lambda p: "jupyterlab" in " ".join(p.cmdline()))
+    running = processes.adopt(
+        pid_path, name="JupyterLab", log_path=log_path, match=lambda p: "jupyterlab" in " ".join(p.cmdline())
+    )
     if args.stop:
         if running is not None:
             running.stop()
@@ -319,13 +359,17 @@ def cmd_jupyter(argv: list[str]) -> int:
 
     port = s.ports["jupyter"]
     if running is not None and token_path.is_file():
-        print(f"JupyterLab already runs (pid {running.pid}): "
-              f"{s.url('jupyter', '/lab?token=' + token_path.read_text().strip())}")
+        print(
+            f"JupyterLab already runs (pid {running.pid}): "
+            f"{s.url('jupyter', '/lab?token=' + token_path.read_text().strip())}"
+        )
         return 0
     holder = probes.port_holder(port, s.host)
     if holder:
-        print(f"labkit jupyter: {holder}. Fix: stop it, or choose another port with LAB_JUPYTER_PORT "
-              "or LAB_PORT_OFFSET.", file=sys.stderr)
+        print(
+            f"labkit jupyter: {holder}. Fix: stop it, or choose another port with LAB_JUPYTER_PORT or LAB_PORT_OFFSET.",
+            file=sys.stderr,
+        )
         return 1
     import secrets
 
@@ -334,8 +378,17 @@ def cmd_jupyter(argv: list[str]) -> int:
         d.mkdir(parents=True, exist_ok=True)
     token_path.write_text(token + "\n")
     token_path.chmod(0o600)
-    argv_j = [sys.executable, "-m", "jupyterlab", f"--ip={s.host}", f"--port={port}", "--port-retries=0",
-              "--no-browser", f"--ServerApp.root_dir={REPO_ROOT}", f"--IdentityProvider.token={token}"]
+    argv_j = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ip={s.host}",
+        f"--port={port}",
+        "--port-retries=0",
+        "--no-browser",
+        f"--ServerApp.root_dir={REPO_ROOT}",
+        f"--IdentityProvider.token={token}",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv_j.append("--allow-root")  # JupyterLab refuses root without it (containers, CI)
     url = s.url("jupyter", f"/lab?token={token}")

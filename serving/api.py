@@ -8,6 +8,7 @@ A bad request (missing or malformed id, unknown user or product, unknown device)
 with a message saying what was wrong and what to send instead. A failing *dependency* never
 does: the response is 200 with ``degraded: true`` and the failed sources named.
 """
+
 from __future__ import annotations
 
 import json
@@ -72,15 +73,20 @@ def create_app(service: HybridFeatureService | None = None, directory: EntityDir
             if err.get("type") == "missing":
                 problems.append(f"{where} is missing: add ?{where}=<positive integer> to the URL")
             else:
-                problems.append(f"{where}={err.get('input')!r} is invalid: {err.get('msg')}; "
-                                f"send a positive integer, e.g. ?{where}=42")
+                problems.append(
+                    f"{where}={err.get('input')!r} is invalid: {err.get('msg')}; "
+                    f"send a positive integer, e.g. ?{where}=42"
+                )
         return JSONResponse(status_code=422, content={"error": "; ".join(problems), "detail": problems})
 
     @app.get("/health")
     def health(request: Request):
         d = request.app.state.directory
-        return {"status": "ok", "directory": d.describe(),
-                "config": {k: str(v) for k, v in vars(request.app.state.service.config).items()}}
+        return {
+            "status": "ok",
+            "directory": d.describe(),
+            "config": {k: str(v) for k, v in vars(request.app.state.service.config).items()},
+        }
 
     @app.get("/features")
     def features(
@@ -90,16 +96,25 @@ def create_app(service: HybridFeatureService | None = None, directory: EntityDir
         device: Annotated[str, Query(description=f"one of {', '.join(DEVICES)}")] = "mobile",
     ):
         if device not in DEVICES:
-            return JSONResponse(status_code=422, content={
-                "error": f"device={device!r} is not known: use one of {', '.join(DEVICES)}"})
+            return JSONResponse(
+                status_code=422, content={"error": f"device={device!r} is not known: use one of {', '.join(DEVICES)}"}
+            )
         d: EntityDirectory = request.app.state.directory
         if not d.has_user(user_id):
-            return JSONResponse(status_code=404, content={
-                "error": f"unknown user_id {user_id}: no such user in the user directory "
-                         f"({d.describe()}); check the id, or register the user first"})
+            return JSONResponse(
+                status_code=404,
+                content={
+                    "error": f"unknown user_id {user_id}: no such user in the user directory "
+                    f"({d.describe()}); check the id, or register the user first"
+                },
+            )
         if not d.has_product(product_id):
-            return JSONResponse(status_code=404, content={
-                "error": f"unknown product_id {product_id}: no such product in the catalogue ({d.describe()})"})
+            return JSONResponse(
+                status_code=404,
+                content={
+                    "error": f"unknown product_id {product_id}: no such product in the catalogue ({d.describe()})"
+                },
+            )
         # "Cache-Control: no-cache" is HTTP's way to say "revalidate with the origin": skip the cache read
         no_cache = "no-cache" in request.headers.get("cache-control", "").lower()
         return request.app.state.service.get_features(user_id, product_id, device, use_cache=not no_cache).to_dict()
@@ -110,8 +125,9 @@ def create_app(service: HybridFeatureService | None = None, directory: EntityDir
 def _configure_logging() -> None:
     # One JSON object per line on stderr (the service's messages already are JSON strings).
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter('{"ts": "%(asctime)s", "level": "%(levelname)s", '
-                                           '"logger": "%(name)s", "msg": %(message)s}'))
+    handler.setFormatter(
+        logging.Formatter('{"ts": "%(asctime)s", "level": "%(levelname)s", "logger": "%(name)s", "msg": %(message)s}')
+    )
     for name in ("serving", "monitoring"):
         lg = logging.getLogger(name)
         lg.handlers[:] = [handler]

@@ -5,6 +5,7 @@ store. After that it is *stale* but kept (Redis expiry = ``stale_ttl_s``) so tha
 feature store fails, the API can still serve the last value it saw ("stale-if-error", as in
 HTTP caching) instead of jumping straight to defaults.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ Every number here is a production decision a learner should be able to argue for
 source may take before we give up on it, how old a streaming feature may be before we stop
 trusting it, how long a cached vector stays fresh.
 """
+
 from __future__ import annotations
 
 import os

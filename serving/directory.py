@@ -3,6 +3,7 @@
 An unknown id is a caller's bug (a typo, a wrong environment), not a cold-start user: a new user
 is in the user table before their first request, with no features yet, and gets defaults.
 """
+
 from __future__ import annotations
 
 import logging

@@ -4,6 +4,7 @@ Services are stopped by the PID the stack recorded (never by name) and brought b
 stack's own idempotent ``up``, which restarts only what is down. Redis memory drills change
 ``maxmemory``/``maxmemory-policy`` with CONFIG SET and always restore what they found.
 """
+
 from __future__ import annotations
 
 import time

@@ -1,5 +1,6 @@
 """What the serving notebooks need before they start the API: a world, Feast applied, and the
 online store filled (materialized once per stack; later runs find it there)."""
+
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
@@ -22,13 +23,18 @@ def world_fingerprint(world) -> str:
     manifest = Path(world.paths["user_features"]).parent / "manifest.json"
     doc = json.loads(manifest.read_text()) if manifest.is_file() else {}
     files = doc.get("files", {})
-    key = json.dumps([files.get("user_features.parquet"), files.get("product_features.parquet"),
-                      str(world.config.scale), int(world.config.seed)])
+    key = json.dumps(
+        [
+            files.get("user_features.parquet"),
+            files.get("product_features.parquet"),
+            str(world.config.scale),
+            int(world.config.seed),
+        ]
+    )
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def prepare_online_store(scale: str = "small", seed: int = 42, settings: Settings | None = None,
-                         force: bool = False):
+def prepare_online_store(scale: str = "small", seed: int = 42, settings: Settings | None = None, force: bool = False):
     """Apply the lab's Feast definitions and materialize the world's snapshots into Redis.
 
     Redis keeps its data across restarts, so materialization is skipped when the online store
@@ -54,7 +60,7 @@ def prepare_online_store(scale: str = "small", seed: int = 42, settings: Setting
         suffix = store.project.encode()
         stale = [k for k in r.scan_iter(count=2000) if k.endswith(suffix)]
         for i in range(0, len(stale), 500):
-            r.delete(*stale[i:i + 500])
+            r.delete(*stale[i : i + 500])
         start, end = world_window(world)
         store.materialize(start, end, feature_views=["user_stats", "product_features"])
         r.set(marker, fingerprint)
@@ -67,6 +73,8 @@ def _online_rows_present(store, world) -> bool:
     the newest user and product of the world actually answer, not just the marker."""
     user = int(world.user_features.sort_values("event_timestamp").user_id.iloc[-1])
     product = int(world.product_features.sort_values("event_timestamp").product_id.iloc[-1])
-    got = store.get_online_features(features=["user_stats:purchases_30d", "product_features:price"],
-                                    entity_rows=[{"user_id": user, "product_id": product}]).to_dict()
+    got = store.get_online_features(
+        features=["user_stats:purchases_30d", "product_features:price"],
+        entity_rows=[{"user_id": user, "product_id": product}],
+    ).to_dict()
     return got["purchases_30d"][0] is not None and got["price"][0] is not None

@@ -8,6 +8,7 @@
 Extra environment (``LAB_SERVING_*`` knobs) goes in ``env``; ``port`` overrides the port, so a
 second API (say, a buggy deploy) can run beside the first.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,9 @@ class ApiProcess:
 
     def __post_init__(self) -> None:
         if self.process is None:  # built from a bare pid: trust the pid alone
-            self.process = processes.ManagedProcess("the feature API", self.pid, None, self.log_path,
-                                                    self.pid_path, popen=self.popen)
+            self.process = processes.ManagedProcess(
+                "the feature API", self.pid, None, self.log_path, self.pid_path, popen=self.popen
+            )
 
     def is_running(self) -> bool:
         return self.process.alive()
@@ -56,8 +58,13 @@ def _is_feature_api(p) -> bool:
     return "serving.api" in " ".join(p.cmdline())
 
 
-def start_api(env: dict[str, str] | None = None, port: int | None = None, settings: Settings | None = None,
-              wait_s: float = 90.0, wait: bool = True) -> ApiProcess:
+def start_api(
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    settings: Settings | None = None,
+    wait_s: float = 90.0,
+    wait: bool = True,
+) -> ApiProcess:
     """Start ``python -m serving.api`` and wait until /health answers. Raises with the log tail if it dies.
 
     ``wait=False`` returns at once (start two APIs side by side, then :func:`wait_ready` each).
@@ -66,12 +73,22 @@ def start_api(env: dict[str, str] | None = None, port: int | None = None, settin
     port = port or s.ports["feature_api"]
     _stop_previous(s, port)
     # the child must talk to THIS stack even when `settings` is not the environment's (tests)
-    stack_env = {"LAB_HOME": str(s.home), "LAB_PORT_OFFSET": str(s.port_offset), "LAB_REDIS_URL": s.redis_url,
-                 "LAB_KAFKA_BOOTSTRAP": s.kafka_bootstrap, "LAB_S3_ENDPOINT": s.s3_endpoint,
-                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = processes.start([sys.executable, "-m", "serving.api"], name=f"the feature API on port {port}",
-                           log_path=s.log_dir / f"feature_api-{port}.log", pid_path=_pid_file(s, port),
-                           env={**stack_env, "LAB_FEATURE_API_PORT": str(port), **(env or {})}, cwd=REPO_ROOT)
+    stack_env = {
+        "LAB_HOME": str(s.home),
+        "LAB_PORT_OFFSET": str(s.port_offset),
+        "LAB_REDIS_URL": s.redis_url,
+        "LAB_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+        "LAB_S3_ENDPOINT": s.s3_endpoint,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    proc = processes.start(
+        [sys.executable, "-m", "serving.api"],
+        name=f"the feature API on port {port}",
+        log_path=s.log_dir / f"feature_api-{port}.log",
+        pid_path=_pid_file(s, port),
+        env={**stack_env, "LAB_FEATURE_API_PORT": str(port), **(env or {})},
+        cwd=REPO_ROOT,
+    )
     api = ApiProcess._of(proc, f"http://{s.host}:{port}")
     return wait_ready(api, wait_s) if wait else api
 
@@ -87,8 +104,10 @@ def _stop_previous(s: Settings, port: int) -> None:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         if sock.connect_ex((s.host, port)) == 0:
-            raise RuntimeError(f"port {port} on {s.host} is already taken by another process; stop it, or start "
-                               f"the API on another port: start_api(port=...)")
+            raise RuntimeError(
+                f"port {port} on {s.host} is already taken by another process; stop it, or start "
+                f"the API on another port: start_api(port=...)"
+            )
 
 
 def stop_processors(group_prefix: str, settings: Settings | None = None) -> list[int]:
@@ -96,8 +115,11 @@ def stop_processors(group_prefix: str, settings: Settings | None = None) -> list
     s = settings or get_settings()
     stopped = []
     for pid_path in (s.home / "streaming").glob(f"{group_prefix}*/processor.pid"):
-        proc = processes.adopt(pid_path, name=f"stream processor {pid_path.parent.name}",
-                               match=lambda p: "streaming.processor" in " ".join(p.cmdline()))
+        proc = processes.adopt(
+            pid_path,
+            name=f"stream processor {pid_path.parent.name}",
+            match=lambda p: "streaming.processor" in " ".join(p.cmdline()),
+        )
         if proc is not None:  # a pid file naming nothing (or someone else) is removed by adopt()
             proc.stop(timeout=20)
             stopped.append(proc.pid)
@@ -106,6 +128,7 @@ def stop_processors(group_prefix: str, settings: Settings | None = None) -> list
 
 def wait_ready(api: ApiProcess, wait_s: float = 90.0) -> ApiProcess:
     """Block until the API answers /health (it loads the feature registry first)."""
+
     def health() -> tuple[bool, str]:
         try:
             code = httpx.get(f"{api.url}/health", timeout=1.0).status_code

@@ -8,6 +8,7 @@ Every source gets its own timeout. Whatever fails, ``get_features`` returns a fu
 caller (a model) always gets something it can score, and the response says honestly that it
 is degraded and which sources failed, so dashboards and alerts can count it.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from serving.cache import FeatureCache
-from serving.config import (DEFAULT_PRODUCT_FEATURES, DEFAULT_USER_FEATURES, REALTIME_FEATURES,
-                            ServingConfig)
+from serving.config import DEFAULT_PRODUCT_FEATURES, DEFAULT_USER_FEATURES, REALTIME_FEATURES, ServingConfig
 from serving.sources import BatchFeatureSource, StreamFeatureSource, context_features, stream_age_s
 
 log = logging.getLogger("serving")
@@ -69,9 +69,15 @@ class ServedLog:
 
 
 class HybridFeatureService:
-    def __init__(self, batch: BatchFeatureSource, stream: StreamFeatureSource | None,
-                 cache: FeatureCache | None, config: ServingConfig | None = None,
-                 clock: Callable[[], datetime] | None = None, max_workers: int = 16):
+    def __init__(
+        self,
+        batch: BatchFeatureSource,
+        stream: StreamFeatureSource | None,
+        cache: FeatureCache | None,
+        config: ServingConfig | None = None,
+        clock: Callable[[], datetime] | None = None,
+        max_workers: int = 16,
+    ):
         self.batch, self.stream, self.cache = batch, stream, cache
         self.config = config or ServingConfig()
         self.clock = clock or (lambda: datetime.now(timezone.utc))
@@ -96,8 +102,9 @@ class HybridFeatureService:
     def _batch_features(self, user_id: int, product_id: int, sources: dict, errors: dict, use_cache: bool = True):
         cfg, entry = self.config, None
         if self.cache is not None and cfg.cache_enabled and use_cache:
-            ok, entry = self._call("cache", lambda: self.cache.get(user_id, product_id),
-                                   cfg.cache_timeout_s, sources, errors)
+            ok, entry = self._call(
+                "cache", lambda: self.cache.get(user_id, product_id), cfg.cache_timeout_s, sources, errors
+            )
             if ok and entry is not None and self.cache.is_fresh(entry):
                 sources["cache"] = "hit"
                 return entry.features, "cache"
@@ -106,20 +113,27 @@ class HybridFeatureService:
         else:
             sources["cache"] = "off"
 
-        ok, feats = self._call(self.batch.name, lambda: self.batch.get(user_id, product_id),
-                               cfg.batch_timeout_s, sources, errors)
+        ok, feats = self._call(
+            self.batch.name, lambda: self.batch.get(user_id, product_id), cfg.batch_timeout_s, sources, errors
+        )
         if ok:
             sources[self.batch.name] = "ok"
             if self.cache is not None:
                 # best effort: a failed write is reported (as cache_write) but the vector is served
-                self._call("cache_write", lambda: self.cache.put(user_id, product_id, feats),
-                           cfg.cache_timeout_s, sources, errors)
+                self._call(
+                    "cache_write",
+                    lambda: self.cache.put(user_id, product_id, feats),
+                    cfg.cache_timeout_s,
+                    sources,
+                    errors,
+                )
             return feats, self.batch.name
 
         # The feature store failed: a stale cached copy beats defaults.
         if self.cache is not None and entry is None and sources.get("cache") not in ("error", "timeout"):
-            got, entry = self._call("cache", lambda: self.cache.get(user_id, product_id),
-                                    cfg.cache_timeout_s, sources, errors)
+            got, entry = self._call(
+                "cache", lambda: self.cache.get(user_id, product_id), cfg.cache_timeout_s, sources, errors
+            )
         if entry is not None:
             sources["cache"] = "stale_fallback"
             return entry.features, "cache_stale"
@@ -129,8 +143,7 @@ class HybridFeatureService:
         if self.stream is None:
             sources["stream"] = "off"
             return None
-        ok, raw = self._call("stream", lambda: self.stream.get(user_id), self.config.stream_timeout_s,
-                             sources, errors)
+        ok, raw = self._call("stream", lambda: self.stream.get(user_id), self.config.stream_timeout_s, sources, errors)
         if not ok:
             return None
         if raw is None:
@@ -139,15 +152,19 @@ class HybridFeatureService:
         age = stream_age_s(raw, self.clock().timestamp())
         if age is None or age > self.config.max_stream_age_s:
             sources["stream"] = "stale"
-            errors["stream"] = (f"last write {age:.0f} s ago > {self.config.max_stream_age_s:.0f} s allowed"
-                                if age is not None else "hash has no updated_ts")
+            errors["stream"] = (
+                f"last write {age:.0f} s ago > {self.config.max_stream_age_s:.0f} s allowed"
+                if age is not None
+                else "hash has no updated_ts"
+            )
             return None
         sources["stream"] = "ok"
         return raw
 
     # -- the public call ----------------------------------------------------------------
-    def get_features(self, user_id: int, product_id: int, device: str = "mobile",
-                     use_cache: bool = True) -> ServedFeatures:
+    def get_features(
+        self, user_id: int, product_id: int, device: str = "mobile", use_cache: bool = True
+    ) -> ServedFeatures:
         """The feature vector for (user, product) now. ``use_cache=False`` skips cache *reads*
         (HTTP ``Cache-Control: no-cache``); the fresh result is still written for later fallbacks."""
         t0 = time.perf_counter()
@@ -190,21 +207,36 @@ class HybridFeatureService:
             sources.setdefault("defaults", "used")
         failed = sorted(s for s, st in sources.items() if st not in OK_STATUSES and s != "defaults")
         served = ServedFeatures(
-            request_id=uuid.uuid4().hex[:16], user_id=user_id, product_id=product_id,
-            served_at=now.isoformat(), features=features, feature_sources=origin,
-            sources=dict(sorted(sources.items())), degraded=bool(failed) or batch_origin == "defaults",
-            failed_sources=failed, latency_ms=round((time.perf_counter() - t0) * 1000, 3), errors=errors,
+            request_id=uuid.uuid4().hex[:16],
+            user_id=user_id,
+            product_id=product_id,
+            served_at=now.isoformat(),
+            features=features,
+            feature_sources=origin,
+            sources=dict(sorted(sources.items())),
+            degraded=bool(failed) or batch_origin == "defaults",
+            failed_sources=failed,
+            latency_ms=round((time.perf_counter() - t0) * 1000, 3),
+            errors=errors,
         )
         self._emit(served)
         return served
 
     def _emit(self, served: ServedFeatures) -> None:
-        log.info(json.dumps({
-            "event": "features_served", "request_id": served.request_id, "user_id": served.user_id,
-            "product_id": served.product_id, "degraded": served.degraded,
-            "failed_sources": served.failed_sources, "cache": served.sources.get("cache"),
-            "latency_ms": served.latency_ms,
-        }))
+        log.info(
+            json.dumps(
+                {
+                    "event": "features_served",
+                    "request_id": served.request_id,
+                    "user_id": served.user_id,
+                    "product_id": served.product_id,
+                    "degraded": served.degraded,
+                    "failed_sources": served.failed_sources,
+                    "cache": served.sources.get("cache"),
+                    "latency_ms": served.latency_ms,
+                }
+            )
+        )
         try:
             self.served_log.write(served)
         except OSError as exc:  # a full disk must not turn into a failed request

@@ -2,6 +2,7 @@
 written by the stream processor) and request context. Each source is a small class behind a
 protocol, so the service can be tested with a source that fails on purpose.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,9 @@ class FeastBatchSource:
 
     name = "feature_store"
 
-    def __init__(self, store=None, feature_service: str = "recommendation_v1",
-                 extra: tuple[str, ...] = EXTRA_BATCH_FEATURES):
+    def __init__(
+        self, store=None, feature_service: str = "recommendation_v1", extra: tuple[str, ...] = EXTRA_BATCH_FEATURES
+    ):
         self._store = store
         self._service_name = feature_service
         self._extra = tuple(extra)
@@ -62,8 +64,12 @@ class FeastBatchSource:
         if self._refs is None:
             service = self.store.get_feature_service(self._service_name)
             on_demand = {v.name for v in self.store.list_on_demand_feature_views()}
-            refs = [f"{p.name_to_use()}:{f.name}" for p in service.feature_view_projections
-                    if p.name not in on_demand for f in p.features]
+            refs = [
+                f"{p.name_to_use()}:{f.name}"
+                for p in service.feature_view_projections
+                if p.name not in on_demand
+                for f in p.features
+            ]
             self._refs = refs + [r for r in self._extra if r not in refs]
         return self._refs
 

@@ -5,6 +5,7 @@
 * :func:`expected_stream_clicks`: what the STREAM should report for the same windows, given the
   arrival order, the grace period and the late drops it implies (``streaming.windows`` rules).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,16 +42,18 @@ def click_windows(events: pd.DataFrame, window_ms: int = HOUR_MS, step_ms: int |
     return df.groupby(["user_id", "window_start", "window_end"]).size().rename("clicks").reset_index()
 
 
-def expected_stream_clicks(raw_arrival_order: pd.DataFrame, window_ms: int = HOUR_MS, grace_ms: int = 0,
-                           step_ms: int | None = None):
+def expected_stream_clicks(
+    raw_arrival_order: pd.DataFrame, window_ms: int = HOUR_MS, grace_ms: int = 0, step_ms: int | None = None
+):
     """What the processor should emit for clicks, replaying ``raw_events`` in arrival order:
     valid rows only, first arrival of each event id, windows closed per user with ``grace_ms``.
 
     Returns ``(final_windows DataFrame, late_event_ids set)``.
     """
     raw = raw_arrival_order[valid_mask(raw_arrival_order)]
-    events = dedupe_first(raw[["event_id", "user_id", "event_type", "event_ts"]].assign(
-        ts_ms=_ms(raw["event_ts"])).to_dict("records"))
+    events = dedupe_first(
+        raw[["event_id", "user_id", "event_type", "event_ts"]].assign(ts_ms=_ms(raw["event_ts"])).to_dict("records")
+    )
     clicks = [e for e in events if e["event_type"] == "click"]
     res = simulate_windows(((e["user_id"], e["ts_ms"], 1) for e in clicks), window_ms, grace_ms, step_ms)
     final = pd.DataFrame(

@@ -11,6 +11,7 @@ pipeline keeps (the batch also drops repeated event ids; the processor does that
 :func:`parse_event` never raises: a bad record comes back as ``{"_error": reason, "_raw": text}``
 so the processor can route it to the dead-letter topic instead of crashing on it.
 """
+
 from __future__ import annotations
 
 import json
@@ -89,7 +90,9 @@ def validate_event(obj: Any) -> str | None:
     if not 0 < price < MAX_VALID_PRICE:
         return f"bad_value: price {price!r} is outside (0, {MAX_VALID_PRICE:.0f})"
     if not isinstance(obj["event_ts"], str):
-        return f"wrong_type: event_ts must be an ISO-8601 string, got {type(obj['event_ts']).__name__} {obj['event_ts']!r}"
+        return (
+            f"wrong_type: event_ts must be an ISO-8601 string, got {type(obj['event_ts']).__name__} {obj['event_ts']!r}"
+        )
     if obj["event_type"] not in EVENT_TYPES:
         return f"bad_value: event_type {obj['event_type']!r} is not one of {sorted(EVENT_TYPES)}"
     if obj["event_type"] == "purchase":

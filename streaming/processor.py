@@ -26,6 +26,7 @@ The windows' clock is per user: the newest click time seen for that user (quixst
 per-key closing). ``streaming.windows`` restates these rules in plain Python; the tests hold the
 processor to them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -147,8 +148,11 @@ def build_app(cfg: ProcessorConfig, settings=None, redis_factory=None):
         # A stable transactional.id: on restart, init_transactions fences the crashed instance and
         # aborts its open transaction (quixstreams' default is a random id per start, which leaves a
         # crashed transaction open until the broker times it out). One instance per group here.
-        producer_extra_config={"linger.ms": 5, "transactional.id": f"{cfg.group}-{cfg.instance}",
-                               "transaction.timeout.ms": 30000},
+        producer_extra_config={
+            "linger.ms": 5,
+            "transactional.id": f"{cfg.group}-{cfg.instance}",
+            "transaction.timeout.ms": 30000,
+        },
         processing_guarantee=cfg.guarantee,
         state_dir=state_dir,
         loglevel="WARNING",
@@ -169,7 +173,10 @@ def build_app(cfg: ProcessorConfig, settings=None, redis_factory=None):
         return False  # recorded here; no log line per late event
 
     feature_sink = RedisFeatureSink(
-        redis_factory, input_topic=cfg.input_topic, key_prefix=cfg.key_prefix, ttl_s=cfg.ttl_s,
+        redis_factory,
+        input_topic=cfg.input_topic,
+        key_prefix=cfg.key_prefix,
+        ttl_s=cfg.ttl_s,
         metrics_prefix=cfg.metrics_prefix if cfg.record_freshness else None,
         on_flushed=feast_pusher(cfg.feast_push_source, _feast_store) if cfg.feast_push_source else None,
     )
@@ -202,19 +209,34 @@ def build_app(cfg: ProcessorConfig, settings=None, redis_factory=None):
     clicks = updates.filter(lambda u: u["_event_type"] == "click").apply(lambda u: {"event_id": u["_event_id"]})
     tumbling = (
         clicks.tumbling_window(cfg.window_ms, grace_ms=cfg.grace_ms, name="clicks_1h_tumbling", on_late=on_late)
-        .agg(clicks=Count()).final()
-        .apply(lambda w: {"_group": "tumbling", keys.CLICKS_1H: w["clicks"], keys.CLICKS_1H_START: w["start"],
-                          keys.CLICKS_1H_END: w["end"]})
+        .agg(clicks=Count())
+        .final()
+        .apply(
+            lambda w: {
+                "_group": "tumbling",
+                keys.CLICKS_1H: w["clicks"],
+                keys.CLICKS_1H_START: w["start"],
+                keys.CLICKS_1H_END: w["end"],
+            }
+        )
     )
     tumbling.sink(feature_sink)
     tumbling.apply(_feature_message, metadata=True).to_topic(features)
 
     hopping = (
-        clicks.hopping_window(cfg.window_ms, cfg.hop_ms, grace_ms=cfg.grace_ms, name="clicks_1h_hopping",
-                              on_late=lambda *a, **k: False)
-        .agg(clicks=Count()).final()
-        .apply(lambda w: {"_group": "hopping", keys.CLICKS_1H_HOP: w["clicks"], keys.CLICKS_1H_HOP_START: w["start"],
-                          keys.CLICKS_1H_HOP_END: w["end"]})
+        clicks.hopping_window(
+            cfg.window_ms, cfg.hop_ms, grace_ms=cfg.grace_ms, name="clicks_1h_hopping", on_late=lambda *a, **k: False
+        )
+        .agg(clicks=Count())
+        .final()
+        .apply(
+            lambda w: {
+                "_group": "hopping",
+                keys.CLICKS_1H_HOP: w["clicks"],
+                keys.CLICKS_1H_HOP_START: w["start"],
+                keys.CLICKS_1H_HOP_END: w["end"],
+            }
+        )
     )
     hopping.sink(feature_sink)
     hopping.apply(_feature_message, metadata=True).to_topic(features)
@@ -225,8 +247,14 @@ def _dlq_record(value: dict, key: Any, timestamp: int, headers: Any) -> dict:
     from quixstreams import message_context
 
     ctx = message_context()
-    return {"reason": value["_error"], "raw": value["_raw"], "topic": ctx.topic,
-            "partition": ctx.partition, "offset": ctx.offset, "kafka_ts": timestamp}
+    return {
+        "reason": value["_error"],
+        "raw": value["_raw"],
+        "topic": ctx.topic,
+        "partition": ctx.partition,
+        "offset": ctx.offset,
+        "kafka_ts": timestamp,
+    }
 
 
 def _feature_message(value: dict, key: Any = None, timestamp: int = 0, headers: Any = None) -> dict:
@@ -266,11 +294,23 @@ def parse_args(argv: list[str] | None = None) -> ProcessorConfig:
     p.add_argument("--auto-offset-reset", choices=["earliest", "latest"], default="earliest")
     a = p.parse_args(argv)
     return ProcessorConfig(
-        input_topic=a.input_topic, features_topic=a.features_topic, dlq_topic=a.dlq_topic, group=a.group,
-        key_prefix=a.key_prefix, ttl_s=a.ttl_s, window_ms=int(a.window_s * 1000), hop_ms=int(a.hop_s * 1000),
-        grace_ms=int(a.grace_s * 1000), guarantee=a.guarantee, commit_interval_s=a.commit_interval_s,
-        partitions=a.partitions, state_dir=a.state_dir, instance=a.instance, feast_push_source=a.feast_push_source,
-        record_freshness=not a.no_freshness, auto_offset_reset=a.auto_offset_reset,
+        input_topic=a.input_topic,
+        features_topic=a.features_topic,
+        dlq_topic=a.dlq_topic,
+        group=a.group,
+        key_prefix=a.key_prefix,
+        ttl_s=a.ttl_s,
+        window_ms=int(a.window_s * 1000),
+        hop_ms=int(a.hop_s * 1000),
+        grace_ms=int(a.grace_s * 1000),
+        guarantee=a.guarantee,
+        commit_interval_s=a.commit_interval_s,
+        partitions=a.partitions,
+        state_dir=a.state_dir,
+        instance=a.instance,
+        feast_push_source=a.feast_push_source,
+        record_freshness=not a.no_freshness,
+        auto_offset_reset=a.auto_offset_reset,
     )
 
 
@@ -286,8 +326,9 @@ def _announce_ready(app, path: str, timeout: float = 120) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("STREAM_LOGLEVEL", "WARNING"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("STREAM_LOGLEVEL", "WARNING"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         cfg = parse_args(argv)
         cfg.validate()

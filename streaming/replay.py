@@ -5,6 +5,7 @@
 * :func:`live_events` makes world-shaped events stamped with the current time, for freshness and
   throughput measurements (event time = now, so "event time -> visible in Redis" is meaningful).
 """
+
 from __future__ import annotations
 
 import json

@@ -8,6 +8,7 @@ offset of the last update it applied, and a Lua script (atomic in Redis) applies
 its offset is newer. A replay after a crash is then a no-op, and a stale update can never overwrite
 a fresher one.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,10 +46,17 @@ class RedisFeatureSink(BaseSink):
     per (user, group) is written: the older ones would be overwritten anyway.
     """
 
-    def __init__(self, redis_factory: Callable[[], Any], *, input_topic: str,
-                 key_prefix: str = keys.USER_KEY_PREFIX, ttl_s: int = keys.STREAM_FEATURE_TTL_S,
-                 metrics_prefix: str | None = None, freshness_samples: int = 200_000,
-                 on_flushed: Callable[[list[dict]], None] | None = None):
+    def __init__(
+        self,
+        redis_factory: Callable[[], Any],
+        *,
+        input_topic: str,
+        key_prefix: str = keys.USER_KEY_PREFIX,
+        ttl_s: int = keys.STREAM_FEATURE_TTL_S,
+        metrics_prefix: str | None = None,
+        freshness_samples: int = 200_000,
+        on_flushed: Callable[[list[dict]], None] | None = None,
+    ):
         super().__init__()
         self._redis_factory = redis_factory
         self._redis = None
@@ -151,12 +159,14 @@ def feast_pusher(push_source: str, store_factory: Callable[[], Any]) -> Callable
         rows = [u for u in updates if u["_group"] == "state"]
         if not rows:
             return
-        df = pd.DataFrame({
-            "user_id": [int(r["_user_id"]) for r in rows],
-            keys.PURCHASE_COUNT: [int(r[keys.PURCHASE_COUNT]) for r in rows],
-            keys.PURCHASE_AMOUNT: [float(r[keys.PURCHASE_AMOUNT]) for r in rows],
-            "event_timestamp": pd.to_datetime([r[keys.LAST_EVENT_TS] for r in rows], unit="ms", utc=True),
-        })
+        df = pd.DataFrame(
+            {
+                "user_id": [int(r["_user_id"]) for r in rows],
+                keys.PURCHASE_COUNT: [int(r[keys.PURCHASE_COUNT]) for r in rows],
+                keys.PURCHASE_AMOUNT: [float(r[keys.PURCHASE_AMOUNT]) for r in rows],
+                "event_timestamp": pd.to_datetime([r[keys.LAST_EVENT_TS] for r in rows], unit="ms", utc=True),
+            }
+        )
         store.push(push_source, df, to=PushMode.ONLINE)
 
     return push

@@ -10,6 +10,7 @@ The rules are the ones quixstreams applies with its default per-key closing stra
 
 So an out-of-order event is counted if it arrives within the grace period, and dropped after it.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -52,8 +53,9 @@ class WindowResult:
         return {i for i, *_ in self.late}
 
 
-def simulate_windows(events: Iterable[tuple[Hashable, int, float]], duration_ms: int,
-                     grace_ms: int = 0, step_ms: int | None = None) -> WindowResult:
+def simulate_windows(
+    events: Iterable[tuple[Hashable, int, float]], duration_ms: int, grace_ms: int = 0, step_ms: int | None = None
+) -> WindowResult:
     """Run ``(key, ts_ms, value)`` events, in ARRIVAL order, through event-time windows with grace.
 
     Returns each window's sum, the set of closed windows, and the events dropped as late.

@@ -7,6 +7,7 @@
 
 The command-line front end is :mod:`labkit.stack_cli` (``labkit up|down|status|doctor|reset``).
 """
+
 from __future__ import annotations
 
 from labkit.stack.servers import StackError

@@ -3,6 +3,7 @@
 Compose reads the lab's settings from the environment this module passes it (ports after
 ``LAB_PORT_OFFSET``, credentials, buckets), so both stacks serve the same endpoints.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,9 @@ def engine_answers(timeout: float = 5.0) -> bool:
     if not shutil.which("docker"):
         return False
     try:
-        done = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True,
-                              timeout=timeout, text=True)
+        done = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, timeout=timeout, text=True
+        )
     except (subprocess.TimeoutExpired, OSError):
         return False
     return done.returncode == 0 and bool(done.stdout.strip())
@@ -48,7 +50,9 @@ def project_name(s: Settings) -> str:
     return compose_env(s)["COMPOSE_PROJECT_NAME"]
 
 
-def compose(s: Settings, *args: str, timeout: float | None = None, capture: bool = False) -> subprocess.CompletedProcess:
+def compose(
+    s: Settings, *args: str, timeout: float | None = None, capture: bool = False
+) -> subprocess.CompletedProcess:
     """Run ``docker compose <args>`` for this lab's project. A ``COMPOSE_FILE`` in the
     environment (e.g. the SeaweedFS override) wins; otherwise ``docker-compose.yml``."""
     if not COMPOSE_FILE.is_file():

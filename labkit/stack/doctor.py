@@ -3,6 +3,7 @@
 Every check returns a :class:`Check`; none raises. A check with ``warn_only`` is a note (the
 lab still runs), otherwise a failed check is a problem and ``labkit doctor`` exits non-zero.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,10 @@ java_major = jvm.parse_java_major
 def check_java() -> Check:
     java_home = os.environ.get("JAVA_HOME")
     java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
-    fix = (f"install Java {MIN_JAVA}+: `sudo apt-get install openjdk-17-jre-headless` (Debian/Ubuntu), "
-           "`brew install openjdk@17` (macOS), or `make system-deps`; then check JAVA_HOME")
+    fix = (
+        f"install Java {MIN_JAVA}+: `sudo apt-get install openjdk-17-jre-headless` (Debian/Ubuntu), "
+        "`brew install openjdk@17` (macOS), or `make system-deps`; then check JAVA_HOME"
+    )
     if not java or not Path(java).exists():
         where = f"JAVA_HOME={java_home} has no bin/java" if java_home else "no `java` on PATH"
         return Check("java (Kafka, Spark)", False, where, fix)
@@ -69,8 +72,9 @@ def check_kafka_jars() -> Check:
     except jvm.JvmError as exc:
         return Check(label, False, str(exc), server.missing_fix)
     if bad:
-        return Check(label, False, f"{len(bad)} jar(s) missing or not matching their SHA-256 (e.g. {bad[0]})",
-                     server.missing_fix)
+        return Check(
+            label, False, f"{len(bad)} jar(s) missing or not matching their SHA-256 (e.g. {bad[0]})", server.missing_fix
+        )
     return Check(label, True, f"{len(jvm.read_lock('kafka').jars)} jars verified in {jvm.jar_dir('kafka')}")
 
 
@@ -114,20 +118,34 @@ def check_ports(s: Settings) -> list[Check]:
         foreign.setdefault(holder.pid or holder.name, []).append(holder)
     in_use = sum(1 for h in taken if h.pid in own)
     if not foreign:
-        return [Check("ports", True, f"{len(names)} lab ports free or held by this lab's own servers "
-                                    f"({in_use} in use by it); offset {s.port_offset}")]
+        return [
+            Check(
+                "ports",
+                True,
+                f"{len(names)} lab ports free or held by this lab's own servers "
+                f"({in_use} in use by it); offset {s.port_offset}",
+            )
+        ]
     offset = suggest_offset(s)
-    move = (f"`export LAB_PORT_OFFSET={offset}` (all lab ports are free there)" if offset is not None
-            else "set LAB_PORT_OFFSET to move every lab port")
+    move = (
+        f"`export LAB_PORT_OFFSET={offset}` (all lab ports are free there)"
+        if offset is not None
+        else "set LAB_PORT_OFFSET to move every lab port"
+    )
     checks = []
     for holders in foreign.values():
         first = holders[0]
         ports = ", ".join(f"{h.port} ({names[h.port]})" for h in holders)
         stop = f"stop it (`kill {first.pid}` if it is yours)" if first.pid else "stop it"
-        checks.append(Check(f"port{'s' if len(holders) > 1 else ''} {holders[0].port}"
-                            + (f" +{len(holders) - 1}" if len(holders) > 1 else ""),
-                            False, f"{ports} held by {first.name}" + (f" (pid {first.pid})" if first.pid else ""),
-                            f"{stop}, or move this lab's ports: {move}"))
+        checks.append(
+            Check(
+                f"port{'s' if len(holders) > 1 else ''} {holders[0].port}"
+                + (f" +{len(holders) - 1}" if len(holders) > 1 else ""),
+                False,
+                f"{ports} held by {first.name}" + (f" (pid {first.pid})" if first.pid else ""),
+                f"{stop}, or move this lab's ports: {move}",
+            )
+        )
     return checks
 
 
@@ -144,28 +162,47 @@ def check_ephemeral(s: Settings) -> Check:
     span = ephemeral_range()
     inside = sorted((port, svc) for svc, port in s.ports.items() if span and span[0] <= port <= span[1])
     if not inside:
-        return Check("port range", True, "no lab port is in the OS's ephemeral range"
-                     + (f" ({span[0]}-{span[1]})" if span else ""))
+        return Check(
+            "port range",
+            True,
+            "no lab port is in the OS's ephemeral range" + (f" ({span[0]}-{span[1]})" if span else ""),
+        )
     names = ", ".join(f"{port} ({svc})" for port, svc in inside)
-    return Check("port range", False,
-                 f"{names} in the ephemeral range {span[0]}-{span[1]}: a closed outgoing connection can hold "
-                 "such a port for up to 60 s (`labkit up` waits for it)",
-                 "a smaller LAB_PORT_OFFSET keeps every lab port below the range", warn_only=True)
+    return Check(
+        "port range",
+        False,
+        f"{names} in the ephemeral range {span[0]}-{span[1]}: a closed outgoing connection can hold "
+        "such a port for up to 60 s (`labkit up` waits for it)",
+        "a smaller LAB_PORT_OFFSET keeps every lab port below the range",
+        warn_only=True,
+    )
 
 
 def check_docker(s: Settings) -> Check:
     answers = docker.engine_answers(timeout=5)
     if s.stack == "docker" and not answers:
-        return Check("docker", False, "LAB_STACK=docker but no Docker engine answers `docker info`",
-                     "start Docker (Docker Desktop, or `sudo systemctl start docker`), or use LAB_STACK=embedded")
+        return Check(
+            "docker",
+            False,
+            "LAB_STACK=docker but no Docker engine answers `docker info`",
+            "start Docker (Docker Desktop, or `sudo systemctl start docker`), or use LAB_STACK=embedded",
+        )
     if answers:
         if not docker.compose_available():
-            return Check("docker", False, "engine answers but `docker compose` (v2) is missing; "
-                         "`labkit up` falls back to the embedded servers",
-                         "install the docker-compose-plugin package (or Docker Desktop)", warn_only=True)
+            return Check(
+                "docker",
+                False,
+                "engine answers but `docker compose` (v2) is missing; `labkit up` falls back to the embedded servers",
+                "install the docker-compose-plugin package (or Docker Desktop)",
+                warn_only=True,
+            )
         compose = docker.COMPOSE_FILE.is_file()
-        return Check("docker", True, "engine answers; `labkit up` uses Docker Compose"
-                     + ("" if compose else " (but docker-compose.yml is missing: embedded stack)"))
+        return Check(
+            "docker",
+            True,
+            "engine answers; `labkit up` uses Docker Compose"
+            + ("" if compose else " (but docker-compose.yml is missing: embedded stack)"),
+        )
     where = "no `docker` command" if not shutil.which("docker") else "`docker` found but no engine answers"
     return Check("docker", True, f"{where}; `labkit up` runs the embedded servers (that is fine)")
 
@@ -184,8 +221,9 @@ def check_disk(s: Settings) -> Check:
     if free_gb < MIN_FREE_DISK_GB:
         return Check("disk", False, detail + f" (need {MIN_FREE_DISK_GB:.0f}+ GB)", fix)
     if free_gb < LOW_FREE_DISK_GB:
-        return Check("disk", False, detail + f" (medium/large scales want {LOW_FREE_DISK_GB:.0f}+ GB)", fix,
-                     warn_only=True)
+        return Check(
+            "disk", False, detail + f" (medium/large scales want {LOW_FREE_DISK_GB:.0f}+ GB)", fix, warn_only=True
+        )
     return Check("disk", True, detail)
 
 
@@ -199,8 +237,9 @@ def check_memory() -> Check:
     if avail < MIN_AVAILABLE_MEM_GB:
         return Check("memory", False, detail + f" (need {MIN_AVAILABLE_MEM_GB:.0f}+ GB)", fix)
     if avail < LOW_AVAILABLE_MEM_GB:
-        return Check("memory", False, detail + f" (tight: {LOW_AVAILABLE_MEM_GB:.0f}+ GB is comfortable)", fix,
-                     warn_only=True)
+        return Check(
+            "memory", False, detail + f" (tight: {LOW_AVAILABLE_MEM_GB:.0f}+ GB is comfortable)", fix, warn_only=True
+        )
     return Check("memory", True, detail)
 
 
@@ -208,16 +247,24 @@ def check_home(s: Settings) -> Check:
     where = _existing_parent(s.home)
     if os.access(where, os.W_OK):
         return Check("LAB_HOME", True, f"{s.home} is writable")
-    return Check("LAB_HOME", False, f"{where} is not writable by you",
-                 "point LAB_HOME at a directory you own, e.g. `export LAB_HOME=$HOME/.mlinfra-lab`")
+    return Check(
+        "LAB_HOME",
+        False,
+        f"{where} is not writable by you",
+        "point LAB_HOME at a directory you own, e.g. `export LAB_HOME=$HOME/.mlinfra-lab`",
+    )
 
 
 def check_python() -> Check:
     v = sys.version_info
     if (v.major, v.minor) == (3, 11):
         return Check("python", True, f"Python {v.major}.{v.minor}.{v.micro} ({sys.executable})")
-    return Check("python", False, f"Python {v.major}.{v.minor}; the lock file is for 3.11",
-                 "create the venv with Python 3.11: `make clean setup PYTHON=python3.11`")
+    return Check(
+        "python",
+        False,
+        f"Python {v.major}.{v.minor}; the lock file is for 3.11",
+        "create the venv with Python 3.11: `make clean setup PYTHON=python3.11`",
+    )
 
 
 def run_checks(s: Settings) -> list[Check]:

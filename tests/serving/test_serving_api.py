@@ -1,5 +1,6 @@
 """The HTTP contract: good requests get a full vector, bad requests a 4xx that says what to fix,
 and a failing dependency a 200 marked degraded (never a 5xx)."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,16 +33,19 @@ def test_features_for_a_known_user_and_product(api):
     assert body["features"]["device"] == "tablet" and body["features"]["purchases_7d"] == 3
 
 
-@pytest.mark.parametrize("params, status, phrase", [
-    ({"product_id": 7}, 422, "user_id is missing"),
-    ({"user_id": 5}, 422, "product_id is missing"),
-    ({"user_id": "abc", "product_id": 7}, 422, "user_id='abc' is invalid"),
-    ({"user_id": -3, "product_id": 7}, 422, "user_id='-3' is invalid"),
-    ({"user_id": 5, "product_id": "7.5"}, 422, "product_id='7.5' is invalid"),
-    ({"user_id": 5, "product_id": 7, "device": "fridge"}, 422, "device='fridge' is not known"),
-    ({"user_id": 999, "product_id": 7}, 404, "unknown user_id 999"),
-    ({"user_id": 5, "product_id": 999}, 404, "unknown product_id 999"),
-])
+@pytest.mark.parametrize(
+    "params, status, phrase",
+    [
+        ({"product_id": 7}, 422, "user_id is missing"),
+        ({"user_id": 5}, 422, "product_id is missing"),
+        ({"user_id": "abc", "product_id": 7}, 422, "user_id='abc' is invalid"),
+        ({"user_id": -3, "product_id": 7}, 422, "user_id='-3' is invalid"),
+        ({"user_id": 5, "product_id": "7.5"}, 422, "product_id='7.5' is invalid"),
+        ({"user_id": 5, "product_id": 7, "device": "fridge"}, 422, "device='fridge' is not known"),
+        ({"user_id": 999, "product_id": 7}, 404, "unknown user_id 999"),
+        ({"user_id": 5, "product_id": 999}, 404, "unknown product_id 999"),
+    ],
+)
 def test_bad_requests_get_a_clear_4xx(api, params, status, phrase):
     client, batch = api
     r = client.get("/features", params=params)

@@ -1,4 +1,5 @@
 """The fallback chain of HybridFeatureService, branch by branch, with injected faults."""
+
 from __future__ import annotations
 
 import json
@@ -15,15 +16,25 @@ NOW = datetime(2026, 1, 20, 14, 30, tzinfo=timezone.utc)  # a Tuesday
 
 
 def fresh_hash(clicks=7, purchases=4, age_s=5.0):
-    return {"clicks_1h": clicks, "purchase_count": purchases,
-            "updated_ts": int((NOW.timestamp() - age_s) * 1000), "last_event_ts": 0}
+    return {
+        "clicks_1h": clicks,
+        "purchase_count": purchases,
+        "updated_ts": int((NOW.timestamp() - age_s) * 1000),
+        "last_event_ts": 0,
+    }
 
 
 @pytest.fixture
 def parts(tmp_path, fakes):
     batch, stream, redis = fakes.FakeBatch(), fakes.FakeStream({1: fresh_hash()}), fakes.DictRedis()
-    cfg = ServingConfig(batch_timeout_s=0.2, stream_timeout_s=0.2, cache_timeout_s=0.2,
-                        cache_ttl_s=60, max_stream_age_s=300, served_log=tmp_path / "served.jsonl")
+    cfg = ServingConfig(
+        batch_timeout_s=0.2,
+        stream_timeout_s=0.2,
+        cache_timeout_s=0.2,
+        cache_ttl_s=60,
+        max_stream_age_s=300,
+        served_log=tmp_path / "served.jsonl",
+    )
     svc = HybridFeatureService(batch, stream, FeatureCache(redis, 60, 3600), cfg, clock=lambda: NOW)
     yield svc, batch, stream, redis
     svc.close()

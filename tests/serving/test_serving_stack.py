@@ -1,5 +1,6 @@
 """The feature API as a real process against the test stack: Feast online store, Redis cache,
 streaming hashes, the served-vector log, bad requests and a clean stop."""
+
 from __future__ import annotations
 
 import json
@@ -26,9 +27,15 @@ def running_api(serving_settings, tmp_path_factory):
     store, world = prepare_online_store(scale="small", seed=42, settings=serving_settings)
     run = uuid.uuid4().hex[:8]
     log = tmp_path_factory.mktemp("served") / "served.jsonl"
-    api = start_api(settings=serving_settings, env={
-        "LAB_SERVING_LOG": str(log), "LAB_SERVING_STREAM_PREFIX": f"test:{run}:user:",
-        "LAB_SERVING_CACHE_PREFIX": f"test:{run}:cache:", "LAB_SERVING_MAX_STREAM_AGE_S": "30"})
+    api = start_api(
+        settings=serving_settings,
+        env={
+            "LAB_SERVING_LOG": str(log),
+            "LAB_SERVING_STREAM_PREFIX": f"test:{run}:user:",
+            "LAB_SERVING_CACHE_PREFIX": f"test:{run}:cache:",
+            "LAB_SERVING_MAX_STREAM_AGE_S": "30",
+        },
+    )
     yield api, store, world, log, run
     stop_api(api)
     assert not api.is_running(), "stop_api must stop the process"
@@ -41,8 +48,10 @@ def _get(api, **params):
 def test_serves_the_feature_store_values(running_api):
     api, store, world, log, _ = running_api
     user, product = int(world.users.user_id.iloc[5]), int(world.products.product_id.iloc[5])
-    online = store.get_online_features(features=["user_stats:purchases_30d", "product_features:price"],
-                                       entity_rows=[{"user_id": user, "product_id": product}]).to_dict()
+    online = store.get_online_features(
+        features=["user_stats:purchases_30d", "product_features:price"],
+        entity_rows=[{"user_id": user, "product_id": product}],
+    ).to_dict()
     body = _get(api, user_id=user, product_id=product).json()
     assert body["degraded"] is False and body["sources"]["feature_store"] == "ok", body["sources"]
     assert body["features"]["purchases_30d"] == online["purchases_30d"][0]
@@ -70,10 +79,16 @@ def test_streaming_hash_fresh_and_stale(running_api, serving_settings):
     r.delete(key)
 
 
-@pytest.mark.parametrize("params, status", [
-    ({"product_id": 1}, 422), ({"user_id": "x1", "product_id": 1}, 422), ({"user_id": 0, "product_id": 1}, 422),
-    ({"user_id": 10**9, "product_id": 1}, 404), ({"user_id": 1, "product_id": 10**9}, 404),
-])
+@pytest.mark.parametrize(
+    "params, status",
+    [
+        ({"product_id": 1}, 422),
+        ({"user_id": "x1", "product_id": 1}, 422),
+        ({"user_id": 0, "product_id": 1}, 422),
+        ({"user_id": 10**9, "product_id": 1}, 404),
+        ({"user_id": 1, "product_id": 10**9}, 404),
+    ],
+)
 def test_bad_requests_against_the_real_process(running_api, params, status):
     api = running_api[0]
     r = _get(api, **params)

@@ -1,5 +1,6 @@
 """A private embedded stack for the lifecycle tests, so stopping and killing its servers never
 disturbs the session's shared test stack (which notebooks and other tests use)."""
+
 from __future__ import annotations
 
 import os
@@ -19,9 +20,17 @@ PRIVATE_SHIFT = 500
 
 
 def _clean_env(**overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not (k.startswith("LAB_") and (k.endswith("_PORT") or k in
-                   ("LAB_KAFKA_BOOTSTRAP", "LAB_REDIS_URL", "LAB_S3_ENDPOINT", "LAB_TEST_STACK")))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not (
+            k.startswith("LAB_")
+            and (
+                k.endswith("_PORT")
+                or k in ("LAB_KAFKA_BOOTSTRAP", "LAB_REDIS_URL", "LAB_S3_ENDPOINT", "LAB_TEST_STACK")
+            )
+        )
+    }
     env["LAB_ENV_FILE"] = os.devnull  # a learner's .env must not move these stacks' ports
     if env.pop("PYTHONDONTWRITEBYTECODE", None):
         # Each test runs the real CLI in a fresh interpreter; without any bytecode cache every
@@ -41,8 +50,14 @@ class PrivateStack:
 
     def labkit(self, *args: str, timeout: float = 120, **extra_env: str) -> subprocess.CompletedProcess:
         """Run the real CLI (`python -m labkit ...`) against this stack; stdin is not a terminal."""
-        return subprocess.run([sys.executable, "-m", "labkit", *args], env={**self.env, **extra_env},
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [sys.executable, "-m", "labkit", *args],
+            env={**self.env, **extra_env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 def private_offset(shift: int = PRIVATE_SHIFT) -> int:
@@ -65,8 +80,11 @@ def stack_factory(tmp_path):
     fresh LAB_HOME; ``env`` adds or overrides LAB_* variables."""
 
     def make(shift: int = 700, **env: str) -> PrivateStack:
-        base = {"LAB_PORT_OFFSET": str(private_offset(shift)), "LAB_HOME": str(tmp_path / "lab-home"),
-                "LAB_STACK": "embedded"}
+        base = {
+            "LAB_PORT_OFFSET": str(private_offset(shift)),
+            "LAB_HOME": str(tmp_path / "lab-home"),
+            "LAB_STACK": "embedded",
+        }
         return PrivateStack(_clean_env(**{**base, **env}))
 
     return make

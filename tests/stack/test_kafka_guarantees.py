@@ -5,6 +5,7 @@ invisible to ``read_committed``, ``end_offsets`` must be the high watermark, an 
 producer must survive ``kill -9`` of the broker with nothing lost or doubled, and a waiting fetch
 must return when data arrives rather than when its wait runs out.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -38,8 +39,12 @@ def _create(topic: str, partitions: int, settings) -> None:
 def _read_all(topic: str, settings, isolation: str) -> list[bytes]:
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition as CTP
 
-    c = Consumer(confluent_config(settings, **{"group.id": f"reader-{uuid.uuid4().hex[:6]}",
-                                               "enable.auto.commit": False, "isolation.level": isolation}))
+    c = Consumer(
+        confluent_config(
+            settings,
+            **{"group.id": f"reader-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False, "isolation.level": isolation},
+        )
+    )
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
         c.assign([CTP(topic, p, OFFSET_BEGINNING) for p in parts])
@@ -75,7 +80,9 @@ def test_read_committed_hides_an_aborted_transaction(lab_settings):
     committed = _read_all(topic, lab_settings, "read_committed")
     everything = _read_all(topic, lab_settings, "read_uncommitted")
     assert sorted(committed) == sorted(f"committed-{i}".encode() for i in range(5)), committed
-    assert len([v for v in everything if v.startswith(b"aborted-")]) == 10, "read_uncommitted should see the aborted records"
+    assert len([v for v in everything if v.startswith(b"aborted-")]) == 10, (
+        "read_uncommitted should see the aborted records"
+    )
 
 
 def test_end_offsets_is_the_high_watermark_after_batched_writes(lab_settings):
@@ -139,7 +146,9 @@ def test_a_waiting_fetch_returns_when_data_arrives(lab_settings):
         consumer.close()
         producer.close()
     # A broker that sat out the wait would give >= 3 s every time; the real one answers at once.
-    assert statistics.median(latencies) < 1.0, f"produce->consume latencies {latencies} s with a {wait_ms} ms fetch wait"
+    assert statistics.median(latencies) < 1.0, (
+        f"produce->consume latencies {latencies} s with a {wait_ms} ms fetch wait"
+    )
 
 
 def test_a_consumer_group_joins_quickly(lab_settings):
@@ -165,8 +174,15 @@ def test_an_idempotent_producer_survives_kill_9_of_the_broker(private_stack):
     topic = _topic("durable")
     _create(topic, 3, s)
     total = 3000
-    producer = kafka_producer(s, enable_idempotence=True, acks="all", linger_ms=5,
-                              retries=2_147_483_647, delivery_timeout_ms=120_000, request_timeout_ms=5_000)
+    producer = kafka_producer(
+        s,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        retries=2_147_483_647,
+        delivery_timeout_ms=120_000,
+        request_timeout_ms=5_000,
+    )
     acked: list[int] = []
     failed: list[str] = []
 
@@ -196,4 +212,5 @@ def test_an_idempotent_producer_survives_kill_9_of_the_broker(private_stack):
     lost = set(acked) - set(values)
     duplicated = len(values) - len(set(values))
     assert len(acked) == total and not lost and duplicated == 0, (
-        f"acked {len(acked)}/{total}, lost {len(lost)}, duplicated {duplicated}")
+        f"acked {len(acked)}/{total}, lost {len(lost)}, duplicated {duplicated}"
+    )

@@ -1,4 +1,5 @@
 """Readiness probes, port conflicts, doctor, and the messages for servers that cannot start."""
+
 from __future__ import annotations
 
 import os
@@ -43,8 +44,9 @@ def test_probes_fail_fast_and_say_why_when_nothing_listens(stack_factory):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             free[name] = sock.getsockname()[1]
-    s = stack_factory(LAB_REDIS_PORT=str(free["redis"]), LAB_KAFKA_PORT=str(free["kafka"]),
-                      LAB_S3_PORT=str(free["s3"])).settings
+    s = stack_factory(
+        LAB_REDIS_PORT=str(free["redis"]), LAB_KAFKA_PORT=str(free["kafka"]), LAB_S3_PORT=str(free["s3"])
+    ).settings
     for name, probe in probes.PROBES.items():
         t0 = time.monotonic()
         ok, detail = probe(s)
@@ -117,12 +119,15 @@ def test_doctor_checks_everything_and_its_exit_code_matches(stack_factory):
     assert done.returncode == (1 if problems else 0)
 
 
-@pytest.mark.parametrize("output, major", [
-    ('openjdk version "17.0.15" 2025-04-15', 17),
-    ('java version "1.8.0_392"', 8),
-    ('openjdk version "21" 2023-09-19', 21),
-    ("no version here", None),
-])
+@pytest.mark.parametrize(
+    "output, major",
+    [
+        ('openjdk version "17.0.15" 2025-04-15', 17),
+        ('java version "1.8.0_392"', 8),
+        ('openjdk version "21" 2023-09-19', 21),
+        ("no version here", None),
+    ],
+)
 def test_java_major_reads_java_version_output(output, major):
     assert doctor.java_major(output) == major
 
@@ -131,7 +136,7 @@ def test_doctor_flags_a_java_that_is_too_old(tmp_path, monkeypatch):
     fake_home = tmp_path / "jdk"
     (fake_home / "bin").mkdir(parents=True)
     java = fake_home / "bin" / "java"
-    java.write_text('#!/bin/sh\necho \'java version "1.8.0_392"\' >&2\n')
+    java.write_text("#!/bin/sh\necho 'java version \"1.8.0_392\"' >&2\n")
     java.chmod(0o755)
     monkeypatch.setenv("JAVA_HOME", str(fake_home))
     check = doctor.check_java()
@@ -154,8 +159,13 @@ def test_missing_java_is_one_line_with_the_fix(tmp_path, stack_factory):
     (bin_dir / "python").symlink_to(sys.executable)
     stack = stack_factory()
     env = {k: v for k, v in stack.env.items() if k != "JAVA_HOME"}
-    done = subprocess.run([sys.executable, "-m", "labkit", "up", "--timeout", "10"],
-                          env={**env, "PATH": str(bin_dir)}, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "labkit", "up", "--timeout", "10"],
+        env={**env, "PATH": str(bin_dir)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     errors = [ln for ln in done.stderr.splitlines() if ln.strip()]
     assert len(errors) == 1, done.stderr
@@ -183,7 +193,8 @@ def test_a_maven_mirror_in_m2_settings_is_honoured(tmp_path):
     settings_xml = tmp_path / "settings.xml"
     settings_xml.write_text(
         '<settings xmlns="http://maven.apache.org/SETTINGS/1.0.0"><mirrors><mirror><id>corp</id>'
-        "<mirrorOf>central</mirrorOf><url>https://repo.example.test/maven2/</url></mirror></mirrors></settings>")
+        "<mirrorOf>central</mirrorOf><url>https://repo.example.test/maven2/</url></mirror></mirrors></settings>"
+    )
     assert jvm.mirror_url({}, settings_xml) == ("https://repo.example.test/maven2", f"the mirror in {settings_xml}")
     assert jvm.mirror_url({"LAB_MAVEN_REPO": "https://other.test/m2"}, settings_xml)[0] == "https://other.test/m2"
     url, source = jvm.mirror_url({}, tmp_path / "absent.xml")
@@ -209,9 +220,20 @@ def test_a_server_dying_at_startup_shows_its_log_tail_and_the_likely_cause(monke
         d.mkdir(parents=True)
     script = "echo 'starting up'; echo 'Could not create server TCP listening socket: bind: Address already in use' >&2; exit 1"
     redis = embedded.BY_NAME["redis"]
-    monkeypatch.setitem(embedded.BY_NAME, "redis", servers.Server(
-        redis.name, redis.title, redis.signature, redis.missing_fix, redis._ports, redis._endpoint,
-        redis._host_port, lambda server, settings: servers.Launch(["/bin/sh", "-c", script], {})))
+    monkeypatch.setitem(
+        embedded.BY_NAME,
+        "redis",
+        servers.Server(
+            redis.name,
+            redis.title,
+            redis.signature,
+            redis.missing_fix,
+            redis._ports,
+            redis._endpoint,
+            redis._host_port,
+            lambda server, settings: servers.Launch(["/bin/sh", "-c", script], {}),
+        ),
+    )
     with pytest.raises(embedded.StackError) as err:
         embedded._start(embedded.BY_NAME["redis"], s, timeout=10, say=lambda _l: None)
     message = str(err.value)
@@ -276,8 +298,21 @@ def test_the_test_stack_is_exported_to_child_processes(lab_settings):
         assert lab_settings.port_offset == int(os.environ["LAB_PORT_OFFSET"])
         assert os.environ["LAB_STACK"] == "embedded"
     # what a papermill/nbval kernel (a child process) resolves
-    child = subprocess.run([sys.executable, "-c", "from labkit.settings import get_settings as g; "
-                            "s = g(); print(s.home, s.kafka_bootstrap, s.redis_url, s.s3_endpoint)"],
-                           capture_output=True, text=True, timeout=60, check=True)
-    assert child.stdout.split() == [str(lab_settings.home), lab_settings.kafka_bootstrap,
-                                    lab_settings.redis_url, lab_settings.s3_endpoint]
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from labkit.settings import get_settings as g; "
+            "s = g(); print(s.home, s.kafka_bootstrap, s.redis_url, s.s3_endpoint)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert child.stdout.split() == [
+        str(lab_settings.home),
+        lab_settings.kafka_bootstrap,
+        lab_settings.redis_url,
+        lab_settings.s3_endpoint,
+    ]

@@ -4,6 +4,7 @@ CI has no Docker engine, so a small fake `docker` on PATH answers `docker info` 
 what `labkit` asks of Compose. Compose "starts" nothing: the endpoints it would publish are the
 test stack's, so the readiness probes after `compose up` talk to real servers.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,15 +37,26 @@ def docker_env(tmp_path, lab_settings):
     docker.write_text(FAKE_DOCKER)
     docker.chmod(0o755)
     log = tmp_path / "docker.log"
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_DOCKER_LOG": str(log),
-           "LAB_HOME": str(tmp_path / "lab-home"), "LAB_STACK": "auto"}
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_DOCKER_LOG": str(log),
+        "LAB_HOME": str(tmp_path / "lab-home"),
+        "LAB_STACK": "auto",
+    }
     env.pop("COMPOSE_FILE", None)
     return env, log
 
 
 def _labkit(env, *args):
-    return subprocess.run([sys.executable, "-m", "labkit", *args], env=env, capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "labkit", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_auto_mode_uses_compose_when_an_engine_answers(docker_env, lab_settings):
@@ -56,8 +68,10 @@ def test_auto_mode_uses_compose_when_an_engine_answers(docker_env, lab_settings)
     project = "mlinfra-lab" if lab_settings.port_offset == 0 else f"mlinfra-lab-{lab_settings.port_offset}"
     expected = f"ARGS compose -f {REPO_ROOT / 'docker-compose.yml'} -p {project} up -d --wait"
     assert expected in calls, calls
-    assert (f"LAB_KAFKA_PORT={lab_settings.kafka_host_port[1]} LAB_REDIS_PORT={lab_settings.redis_host_port[1]} "
-            f"LAB_S3_PORT={lab_settings.s3_host_port[1]}") in calls, calls
+    assert (
+        f"LAB_KAFKA_PORT={lab_settings.kafka_host_port[1]} LAB_REDIS_PORT={lab_settings.redis_host_port[1]} "
+        f"LAB_S3_PORT={lab_settings.s3_host_port[1]}"
+    ) in calls, calls
     assert (Path(env["LAB_HOME"]) / "run" / "stack").read_text().strip() == "docker"
 
     status = _labkit(env, "status")

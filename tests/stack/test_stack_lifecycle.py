@@ -4,6 +4,7 @@ The tests in this module run in order and share one private stack: cold up, data
 down, up again (the data must still be there), an idempotent up, a server killed with
 SIGKILL (status must say so, up must heal it), and finally reset.
 """
+
 from __future__ import annotations
 
 import os

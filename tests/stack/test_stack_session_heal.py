@@ -1,5 +1,6 @@
 """The session's test stack heals between tests: a test that stops one of its servers (as a
 break-and-fix drill does on purpose) must not fail every test that runs after it."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,10 @@ from labkit.stack import embedded, probes
 
 pytestmark = pytest.mark.stack
 
-external = pytest.mark.skipif(os.environ.get("LAB_TEST_STACK", "").lower() == "external",
-                              reason="LAB_TEST_STACK=external: the tests do not own that stack's servers")
+external = pytest.mark.skipif(
+    os.environ.get("LAB_TEST_STACK", "").lower() == "external",
+    reason="LAB_TEST_STACK=external: the tests do not own that stack's servers",
+)
 
 _victim: dict[str, int] = {}
 

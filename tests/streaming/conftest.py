@@ -1,4 +1,5 @@
 """Fixtures for the streaming tests: the stack's settings and a small synthetic world."""
+
 from __future__ import annotations
 
 import uuid

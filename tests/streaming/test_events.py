@@ -1,13 +1,24 @@
 """Validation of incoming records: what reaches the features, what goes to the dead-letter topic."""
+
 import json
 
 import pytest
 
 from streaming.events import is_bad, parse_event, to_epoch_ms
 
-GOOD = {"event_id": "e1", "user_id": 7, "product_id": 3, "session_id": "s1", "event_type": "purchase",
-        "event_ts": "2026-01-05T10:00:00.250Z", "category": "books", "price": 12.5, "quantity": 2,
-        "amount": 25.0, "device": "mobile"}
+GOOD = {
+    "event_id": "e1",
+    "user_id": 7,
+    "product_id": 3,
+    "session_id": "s1",
+    "event_type": "purchase",
+    "event_ts": "2026-01-05T10:00:00.250Z",
+    "category": "books",
+    "price": 12.5,
+    "quantity": 2,
+    "amount": 25.0,
+    "device": "mobile",
+}
 
 
 def test_a_valid_event_is_kept_with_its_event_time_in_ms():
@@ -16,19 +27,22 @@ def test_a_valid_event_is_kept_with_its_event_time_in_ms():
     assert ev["ts_ms"] == to_epoch_ms("2026-01-05T10:00:00.250+00:00") == 1767607200250
 
 
-@pytest.mark.parametrize("change, reason", [
-    ({"user_id": "user-7"}, "wrong_type: user_id"),
-    ({"user_id": True}, "wrong_type: user_id"),
-    ({"price": "12,50"}, "wrong_type: price"),
-    ({"price": -3.0}, "bad_value: price"),
-    ({"price": 999_999.99}, "bad_value: price"),
-    ({"price": None}, "missing_field: price"),
-    ({"product_id": None}, "missing_field: product_id"),
-    ({"event_ts": 1767607200}, "wrong_type: event_ts"),
-    ({"event_ts": "yesterday"}, "bad_timestamp"),
-    ({"event_type": "hover"}, "bad_value: event_type"),
-    ({"amount": "lots"}, "wrong_type: a purchase needs a numeric amount"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"user_id": "user-7"}, "wrong_type: user_id"),
+        ({"user_id": True}, "wrong_type: user_id"),
+        ({"price": "12,50"}, "wrong_type: price"),
+        ({"price": -3.0}, "bad_value: price"),
+        ({"price": 999_999.99}, "bad_value: price"),
+        ({"price": None}, "missing_field: price"),
+        ({"product_id": None}, "missing_field: product_id"),
+        ({"event_ts": 1767607200}, "wrong_type: event_ts"),
+        ({"event_ts": "yesterday"}, "bad_timestamp"),
+        ({"event_type": "hover"}, "bad_value: event_type"),
+        ({"amount": "lots"}, "wrong_type: a purchase needs a numeric amount"),
+    ],
+)
 def test_each_kind_of_bad_record_gets_a_specific_reason(change, reason):
     ev = parse_event(json.dumps({**GOOD, **change}).encode())
     assert is_bad(ev) and ev["_error"].startswith(reason), ev

@@ -3,6 +3,7 @@
 Each test runs the processor as its own OS process (``streaming.runner``), on topics and Redis
 keys named for the test, so tests never see each other's data.
 """
+
 from __future__ import annotations
 
 import collections
@@ -16,8 +17,14 @@ from labkit import processes
 from streaming import keys
 from streaming.batch import expected_stream_clicks, purchase_totals, valid_mask
 from streaming.replay import world_records
-from streaming.runner import (ProcessorProcess, ensure_topic, produce_events, read_topic, start_processor,
-                              wait_for_offsets)
+from streaming.runner import (
+    ProcessorProcess,
+    ensure_topic,
+    produce_events,
+    read_topic,
+    start_processor,
+    wait_for_offsets,
+)
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -62,7 +69,9 @@ def processor(stream_settings, run_id):
         p.kill()
 
 
-def test_replayed_world_gives_batch_features_dead_letters_and_late_drops(stream_settings, world_small, run_id, processor):
+def test_replayed_world_gives_batch_features_dead_letters_and_late_drops(
+    stream_settings, world_small, run_id, processor
+):
     raw, clean = _world_slice(world_small)
     t = _topics(run_id)
     ensure_topic(t["input_topic"], 4, stream_settings)
@@ -74,9 +83,12 @@ def test_replayed_world_gives_batch_features_dead_letters_and_late_drops(stream_
     # keyed state == the batch computation on the clean table (dedupe + validation agree)
     expected = purchase_totals(clean).set_index("user_id")
     got = _redis_features(stream_settings, list(expected.index), f"t{run_id}:user:")
-    wrong = {u: (got[u].get(keys.PURCHASE_COUNT), int(row.purchase_count)) for u, row in expected.iterrows()
-             if got[u].get(keys.PURCHASE_COUNT) != row.purchase_count
-             or abs(got[u].get(keys.PURCHASE_AMOUNT, 0) - row.purchase_amount) > 1e-6}
+    wrong = {
+        u: (got[u].get(keys.PURCHASE_COUNT), int(row.purchase_count))
+        for u, row in expected.iterrows()
+        if got[u].get(keys.PURCHASE_COUNT) != row.purchase_count
+        or abs(got[u].get(keys.PURCHASE_AMOUNT, 0) - row.purchase_amount) > 1e-6
+    }
     assert not wrong, f"Redis purchase totals differ from batch for {len(wrong)} users: {list(wrong.items())[:5]}"
     some = got[expected.index[0]]
     from labkit.clients import redis_client
@@ -97,9 +109,11 @@ def test_replayed_world_gives_batch_features_dead_letters_and_late_drops(stream_
     final, late_ids = expected_stream_clicks(raw, grace_ms=GRACE_S * 1000)
     last = final.sort_values("window_end").groupby("user_id").tail(1).set_index("user_id")
     got = _redis_features(stream_settings, list(last.index), f"t{run_id}:user:")
-    bad_windows = [(u, got[u].get("clicks_1h_end"), got[u].get(keys.CLICKS_1H), int(row.window_end), int(row.clicks))
-                   for u, row in last.iterrows()
-                   if int(got[u].get("clicks_1h_end", 0)) != row.window_end or got[u].get(keys.CLICKS_1H) != row.clicks]
+    bad_windows = [
+        (u, got[u].get("clicks_1h_end"), got[u].get(keys.CLICKS_1H), int(row.window_end), int(row.clicks))
+        for u, row in last.iterrows()
+        if int(got[u].get("clicks_1h_end", 0)) != row.window_end or got[u].get(keys.CLICKS_1H) != row.clicks
+    ]
     assert not bad_windows, bad_windows[:5]
     got_late = {m.decode() for m in redis_client(stream_settings).smembers(f"{proc.metrics_prefix}late_ids")}
     assert got_late == late_ids
@@ -133,7 +147,9 @@ def _kill_restart_counts(stream_settings, world, run_id, processor, guarantee, k
     expected = purchase_totals(clean).set_index("user_id")
     got = _redis_features(stream_settings, list(expected.index), f"t{run_id}:user:")
     redis_lost = sum(max(0, int(r.purchase_count) - got[u].get(keys.PURCHASE_COUNT, 0)) for u, r in expected.iterrows())
-    redis_double = sum(max(0, got[u].get(keys.PURCHASE_COUNT, 0) - int(r.purchase_count)) for u, r in expected.iterrows())
+    redis_double = sum(
+        max(0, got[u].get(keys.PURCHASE_COUNT, 0) - int(r.purchase_count)) for u, r in expected.iterrows()
+    )
     amount_off = max(abs(got[u].get(keys.PURCHASE_AMOUNT, 0) - r.purchase_amount) for u, r in expected.iterrows())
 
     updates = collections.defaultdict(list)
@@ -141,14 +157,24 @@ def _kill_restart_counts(stream_settings, world, run_id, processor, guarantee, k
         v = m["value"]
         if v["feature_group"] == "state":
             updates[v["user_id"]].append(v[keys.PURCHASE_COUNT])
-    topic_lost = sum(len(set(range(1, int(r.purchase_count) + 1)) - set(updates.get(u, []))) for u, r in expected.iterrows())
+    topic_lost = sum(
+        len(set(range(1, int(r.purchase_count) + 1)) - set(updates.get(u, []))) for u, r in expected.iterrows()
+    )
     topic_repeats = sum(len(s) - len(set(s)) for s in updates.values())
-    return dict(redis_lost=redis_lost, redis_double=redis_double, amount_off=amount_off, topic_lost=topic_lost,
-                topic_repeats=topic_repeats, expected_updates=int(expected.purchase_count.sum()))
+    return dict(
+        redis_lost=redis_lost,
+        redis_double=redis_double,
+        amount_off=amount_off,
+        topic_lost=topic_lost,
+        topic_repeats=topic_repeats,
+        expected_updates=int(expected.purchase_count.sum()),
+    )
 
 
 @pytest.mark.parametrize("guarantee", ["exactly-once", "at-least-once"])
-def test_kill_minus_9_twice_loses_nothing_and_double_counts_nothing(stream_settings, world_small, run_id, processor, guarantee):
+def test_kill_minus_9_twice_loses_nothing_and_double_counts_nothing(
+    stream_settings, world_small, run_id, processor, guarantee
+):
     c = _kill_restart_counts(stream_settings, world_small, run_id, processor, guarantee)
     assert c["redis_lost"] == 0 and c["redis_double"] == 0 and c["amount_off"] < 1e-6, c
     assert c["topic_lost"] == 0, c  # every purchase update reached the features topic
@@ -177,6 +203,20 @@ def test_bad_arguments_exit_with_a_clear_message(stream_settings, run_id):
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "streaming.processor", "--input-topic", "a", "--features-topic", "a",
-                          "--dlq-topic", "b"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streaming.processor",
+            "--input-topic",
+            "a",
+            "--features-topic",
+            "a",
+            "--dlq-topic",
+            "b",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2 and "three different topics" in out.stderr

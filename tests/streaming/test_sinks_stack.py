@@ -1,4 +1,5 @@
 """The Redis feature sink on a real Redis: idempotent under replay, never overwritten by stale updates."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,13 @@ def sink(stream_settings, run_id):
     from labkit.clients import redis_client
 
     r = redis_client(stream_settings)
-    s = RedisFeatureSink(lambda: redis_client(stream_settings), input_topic=f"t-{run_id}",
-                         key_prefix=f"t{run_id}:user:", ttl_s=600, metrics_prefix=f"t{run_id}:m:")
+    s = RedisFeatureSink(
+        lambda: redis_client(stream_settings),
+        input_topic=f"t-{run_id}",
+        key_prefix=f"t{run_id}:user:",
+        ttl_s=600,
+        metrics_prefix=f"t{run_id}:m:",
+    )
     s.setup()
     yield s, r
     for k in r.scan_iter(match=f"t{run_id}:*"):
@@ -41,7 +47,9 @@ def test_a_replayed_batch_is_refused_and_changes_nothing(sink):
     s.flush()
     assert s.skipped == 1 and s.applied == 1
     again = keys.parse_user_features(r.hgetall(key))
-    assert {k: v for k, v in again.items() if k != keys.UPDATED_TS} == {k: v for k, v in first.items() if k != keys.UPDATED_TS}
+    assert {k: v for k, v in again.items() if k != keys.UPDATED_TS} == {
+        k: v for k, v in first.items() if k != keys.UPDATED_TS
+    }
 
 
 def test_an_older_update_never_overwrites_a_newer_one_and_groups_are_guarded_separately(sink):
@@ -49,8 +57,15 @@ def test_an_older_update_never_overwrites_a_newer_one_and_groups_are_guarded_sep
     s.add(_update(5, 5000), b"8", 0, None, "t", 1, 50)
     s.flush()
     s.add(_update(4, 4000), b"8", 0, None, "t", 1, 40)  # stale: an earlier offset arriving late
-    s.add({"_group": "tumbling", keys.CLICKS_1H: 9, keys.CLICKS_1H_START: 0, keys.CLICKS_1H_END: 3_600_000},
-          b"8", 0, None, "t", 1, 30)  # another feature group, with its own guard
+    s.add(
+        {"_group": "tumbling", keys.CLICKS_1H: 9, keys.CLICKS_1H_START: 0, keys.CLICKS_1H_END: 3_600_000},
+        b"8",
+        0,
+        None,
+        "t",
+        1,
+        30,
+    )  # another feature group, with its own guard
     s.flush()
     got = keys.parse_user_features(r.hgetall(keys.user_key(8, s.key_prefix)))
     assert got[keys.PURCHASE_COUNT] == 5 and got[keys.CLICKS_1H] == 9

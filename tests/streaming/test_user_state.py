@@ -1,4 +1,5 @@
 """The keyed-state step (running purchase totals, duplicate filter) on an in-memory state."""
+
 from streaming import keys
 from streaming.processor import user_step
 
@@ -22,7 +23,12 @@ def test_purchases_accumulate_and_other_events_only_move_the_clock():
     st = DictState()
     assert user_step(ev(1, amount=5.5), st)[keys.PURCHASE_COUNT] == 1
     u = user_step(ev(2, "view", ts=9_000), st)
-    assert (u[keys.PURCHASE_COUNT], u[keys.PURCHASE_AMOUNT], u[keys.LAST_EVENT_TS], u["_changed"]) == (1, 5.5, 9_000, False)
+    assert (u[keys.PURCHASE_COUNT], u[keys.PURCHASE_AMOUNT], u[keys.LAST_EVENT_TS], u["_changed"]) == (
+        1,
+        5.5,
+        9_000,
+        False,
+    )
     u = user_step(ev(3, amount=4.5, ts=2_000), st)  # out of order: counted, clock stays at the newest
     assert (u[keys.PURCHASE_COUNT], u[keys.PURCHASE_AMOUNT], u[keys.LAST_EVENT_TS]) == (2, 10.0, 9_000)
 

@@ -1,4 +1,5 @@
 """Window math and late-event rules of streaming.windows (the reference the processor is held to)."""
+
 import random
 
 import pytest
@@ -21,7 +22,9 @@ def test_hopping_windows_cover_the_timestamp_exactly_duration_over_step_times():
         assert ranges == sorted(ranges)
 
 
-@pytest.mark.parametrize("bad", [dict(duration_ms=0), dict(duration_ms=10, step_ms=20), dict(duration_ms=10, step_ms=-1)])
+@pytest.mark.parametrize(
+    "bad", [dict(duration_ms=0), dict(duration_ms=10, step_ms=20), dict(duration_ms=10, step_ms=-1)]
+)
 def test_bad_window_arguments_are_refused(bad):
     with pytest.raises(ValueError, match="window duration|hop step"):
         window_ranges(5, **bad)
@@ -30,11 +33,11 @@ def test_bad_window_arguments_are_refused(bad):
 def test_event_within_grace_is_counted_and_beyond_grace_is_dropped():
     grace = 10 * 60_000
     events = [
-        ("u", 10 * 60_000, 1),             # window [0, 1h)
-        ("u", HOUR_MS + 5 * 60_000, 1),    # watermark 1h05: [0,1h) still open (1h > 1h05 - 10min)
-        ("u", 50 * 60_000, 1),             # late by 15 min but within grace -> counted
-        ("u", HOUR_MS + 30 * 60_000, 1),   # watermark 1h30: [0,1h) closes (1h <= 1h20)
-        ("u", 55 * 60_000, 1),             # beyond grace -> dropped
+        ("u", 10 * 60_000, 1),  # window [0, 1h)
+        ("u", HOUR_MS + 5 * 60_000, 1),  # watermark 1h05: [0,1h) still open (1h > 1h05 - 10min)
+        ("u", 50 * 60_000, 1),  # late by 15 min but within grace -> counted
+        ("u", HOUR_MS + 30 * 60_000, 1),  # watermark 1h30: [0,1h) closes (1h <= 1h20)
+        ("u", 55 * 60_000, 1),  # beyond grace -> dropped
     ]
     res = simulate_windows(events, HOUR_MS, grace)
     assert res.values[("u", 0, HOUR_MS)] == 2

@@ -1,4 +1,5 @@
 """labkit.processes: start, probe, adopt and stop background processes (no lab stack, a few seconds)."""
+
 from __future__ import annotations
 
 import os
@@ -79,8 +80,12 @@ def test_start_waits_for_a_real_http_probe_then_stops(tmp_path, started):
         except OSError as exc:
             return False, str(exc)
 
-    proc = processes.start([PY, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)],
-                           name="http", log_path=tmp_path / "logs" / "http.log", pid_path=pid_path)
+    proc = processes.start(
+        [PY, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)],
+        name="http",
+        log_path=tmp_path / "logs" / "http.log",
+        pid_path=pid_path,
+    )
     started.append(proc)
     assert processes.read_pid_file(pid_path)[0] == proc.pid
     assert proc.wait_ready(probe, timeout=10) is proc
@@ -138,8 +143,9 @@ def test_a_recycled_pid_is_not_ours(tmp_path):
 
 def test_adopt_finds_the_process_a_pid_file_names_and_can_stop_it(tmp_path, started):
     pid_path = tmp_path / "child.pid"
-    proc = processes.start([PY, "-c", "import time; time.sleep(60)"], name="sleeper", log_path=tmp_path / "c.log",
-                           pid_path=pid_path)
+    proc = processes.start(
+        [PY, "-c", "import time; time.sleep(60)"], name="sleeper", log_path=tmp_path / "c.log", pid_path=pid_path
+    )
     started.append(proc)
     other = processes.adopt(pid_path, name="sleeper")
     assert other is not None and other.pid == proc.pid and other.popen is None and other.alive()
@@ -152,8 +158,12 @@ def test_adopt_finds_the_process_a_pid_file_names_and_can_stop_it(tmp_path, star
 
 def test_a_child_that_exits_at_start_raises_with_its_log_tail(tmp_path, started):
     pid_path = tmp_path / "dies.pid"
-    proc = processes.start([PY, "-c", "import sys; print('boom: no config file', flush=True); sys.exit(3)"],
-                           name="dies", log_path=tmp_path / "dies.log", pid_path=pid_path)
+    proc = processes.start(
+        [PY, "-c", "import sys; print('boom: no config file', flush=True); sys.exit(3)"],
+        name="dies",
+        log_path=tmp_path / "dies.log",
+        pid_path=pid_path,
+    )
     started.append(proc)
     tail = r"(?s)dies exited while starting \(exit code 3\).*boom: no config"
     with pytest.raises(processes.ProcessError, match=tail):

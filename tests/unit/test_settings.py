@@ -1,4 +1,5 @@
 """labkit.settings: defaults, LAB_PORT_OFFSET, per-service and endpoint overrides, .env, bad values."""
+
 from __future__ import annotations
 
 import os
@@ -40,11 +41,13 @@ def test_a_service_port_wins_over_the_offset():
 
 
 def test_full_endpoints_win_over_host_and_port():
-    s = load_settings({
-        "LAB_KAFKA_BOOTSTRAP": "broker-1.example:9093,broker-2.example:9093",
-        "LAB_REDIS_URL": "redis://cache.example:6380/2",
-        "LAB_S3_ENDPOINT": "https://s3.example",
-    })
+    s = load_settings(
+        {
+            "LAB_KAFKA_BOOTSTRAP": "broker-1.example:9093,broker-2.example:9093",
+            "LAB_REDIS_URL": "redis://cache.example:6380/2",
+            "LAB_S3_ENDPOINT": "https://s3.example",
+        }
+    )
     assert s.kafka_host_port == ("broker-1.example", 9093)
     assert s.redis_host_port == ("cache.example", 6380)
     assert s.s3_host_port == ("s3.example", 443)
@@ -76,15 +79,18 @@ def test_secret_is_masked_in_the_table():
     assert "supersecret" not in str(rows)
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"LAB_PORT_OFFSET": "abc"}, "LAB_PORT_OFFSET='abc' is not an integer"),
-    ({"LAB_REDIS_PORT": "6379x"}, "LAB_REDIS_PORT='6379x' is not an integer"),
-    ({"LAB_PORT_OFFSET": "60000"}, "ports out of range 1024-65535"),
-    ({"LAB_PORT_OFFSET": "-9000"}, "ports out of range 1024-65535"),
-    ({"LAB_KAFKA_PORT": "6379"}, "share port(s) [6379]"),
-    ({"LAB_STACK": "kubernetes"}, "LAB_STACK='kubernetes': use auto, docker or embedded"),
-    ({"LAB_KAFKA_SESSION_TIMEOUT_MS": "soon"}, "LAB_KAFKA_SESSION_TIMEOUT_MS='soon' is not an integer"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"LAB_PORT_OFFSET": "abc"}, "LAB_PORT_OFFSET='abc' is not an integer"),
+        ({"LAB_REDIS_PORT": "6379x"}, "LAB_REDIS_PORT='6379x' is not an integer"),
+        ({"LAB_PORT_OFFSET": "60000"}, "ports out of range 1024-65535"),
+        ({"LAB_PORT_OFFSET": "-9000"}, "ports out of range 1024-65535"),
+        ({"LAB_KAFKA_PORT": "6379"}, "share port(s) [6379]"),
+        ({"LAB_STACK": "kubernetes"}, "LAB_STACK='kubernetes': use auto, docker or embedded"),
+        ({"LAB_KAFKA_SESSION_TIMEOUT_MS": "soon"}, "LAB_KAFKA_SESSION_TIMEOUT_MS='soon' is not an integer"),
+    ],
+)
 def test_bad_values_give_clear_errors(env, message):
     with pytest.raises(ValueError) as err:
         load_settings(env)
