@@ -49,7 +49,7 @@ def price_vs_user_average(inputs: dict[str, Any]) -> dict[str, Any]:
     """
     ratios, discounts = [], []
     for offered, user_avg, list_price in zip(
-        inputs["offered_price"], inputs["avg_purchase_value_30d"], inputs["price"]
+        inputs["offered_price"], inputs["avg_purchase_value_30d"], inputs["price"], strict=True
     ):
         # A user who never bought has no average (None/NaN): say "unknown", do not invent a 0 or inf.
         ok_avg = user_avg is not None and user_avg == user_avg and user_avg > 0

@@ -126,10 +126,10 @@ def link_world(world, settings: Settings | None = None) -> dict[str, Path]:
     return out
 
 
-_STORES: dict[Path, "FeatureStore"] = {}
+_STORES: dict[Path, FeatureStore] = {}
 
 
-def get_store(settings: Settings | None = None, *, fresh: bool = False) -> "FeatureStore":
+def get_store(settings: Settings | None = None, *, fresh: bool = False) -> FeatureStore:
     """A FeatureStore for this stack, kept open (one per feature_store.yaml) unless ``fresh``.
 
     Keep the returned object for the life of your process: creating a store per request reloads
@@ -148,7 +148,7 @@ def get_store(settings: Settings | None = None, *, fresh: bool = False) -> "Feat
     return store
 
 
-def apply_definitions(store: "FeatureStore | None" = None, settings: Settings | None = None, extra=()):
+def apply_definitions(store: FeatureStore | None = None, settings: Settings | None = None, extra=()):
     """Register the lab's definitions (plus ``extra`` objects) in this stack's registry; idempotent."""
     from feature_repo.definitions import build
 
@@ -165,7 +165,7 @@ def apply_definitions(store: "FeatureStore | None" = None, settings: Settings | 
 
 def setup_feature_store(
     scale: str = "small", seed: int = 42, settings: Settings | None = None, *, apply: bool = True
-) -> "FeatureStore":
+) -> FeatureStore:
     """Everything a notebook needs before it touches Feast: world, offline files, yaml, apply."""
     from data_generators import ensure_world
 
@@ -202,7 +202,7 @@ def _restore_strict_warnings() -> None:
         strict_warnings()
 
 
-def file_offline_store(settings: Settings | None = None) -> "FeatureStore":
+def file_offline_store(settings: Settings | None = None) -> FeatureStore:
     """A throwaway store whose offline store is Feast's ``file`` (Dask) store: notebook 02's trap.
 
     It has its own registry (``<LAB_HOME>/data/feast/file_store_trap/``) so the lab's real registry
@@ -233,7 +233,7 @@ def file_offline_store(settings: Settings | None = None) -> "FeatureStore":
     return store
 
 
-def clear_online_store(store: "FeatureStore | None" = None, settings: Settings | None = None) -> int:
+def clear_online_store(store: FeatureStore | None = None, settings: Settings | None = None) -> int:
     """Delete this project's keys from Redis; returns how many. Notebooks start from a clean slate.
 
     Needed for re-runs: Feast's Redis store never overwrites a value with an OLDER timestamp, so a
@@ -258,7 +258,7 @@ def clear_online_store(store: "FeatureStore | None" = None, settings: Settings |
     return n
 
 
-def reset_online_state(store: "FeatureStore", settings: Settings | None = None) -> int:
+def reset_online_state(store: FeatureStore, settings: Settings | None = None) -> int:
     """Empty Redis for this project AND forget past materializations, so a notebook re-runs alike.
 
     ``materialize_incremental`` starts where the last materialization ended (kept in the registry);

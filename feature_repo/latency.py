@@ -12,9 +12,10 @@ import atexit
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -215,4 +216,4 @@ def response_to_columns(payload: dict) -> dict[str, list]:
         columns = [r["values"] for r in payload["results"]]
     except (KeyError, TypeError):
         raise ValueError(f"not a /get-online-features answer: {str(payload)[:300]}") from None
-    return dict(zip(names, columns))
+    return dict(zip(names, columns, strict=False))

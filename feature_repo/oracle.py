@@ -7,8 +7,8 @@ latest ``created``. ``pandas.merge_asof(direction="backward", tolerance=ttl)`` s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Iterable
 
 import numpy as np
 import pandas as pd

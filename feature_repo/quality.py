@@ -8,8 +8,8 @@ describe them. The same function on a later window gives numbers to compare with
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd

@@ -7,7 +7,8 @@ restart; a cryptographic digest of ``salt:key`` is stable everywhere (services, 
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 BUCKETS = 10_000  # 0.01 % resolution
 

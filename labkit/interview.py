@@ -35,7 +35,7 @@ import random
 import re
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +147,7 @@ def record_score(question_id: str, score: int, settings: Settings | None = None)
     """Keep a self-assessed score (0 = could not answer .. 3 = strong answer with follow-ups)."""
     if score not in (0, 1, 2, 3):
         raise ValueError(f"score {score!r}: use 0 (blank), 1 (weak), 2 (good) or 3 (strong, with follow-ups)")
-    row = {"id": question_id, "score": score, "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    row = {"id": question_id, "score": score, "when": datetime.now(UTC).isoformat(timespec="seconds")}
     path = scores_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as fh:

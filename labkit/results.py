@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ def record(
         "name": name,
         "value": value,
         "unit": unit,
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "stack": _stack_kind(s),
         "host": platform.node(),
         "cpus": os.cpu_count(),

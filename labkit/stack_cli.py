@@ -46,8 +46,8 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=True)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
@@ -143,7 +143,7 @@ def _docker_up(s: Settings, timeout: float) -> int:
         )
         return done.returncode
     for name, probe in probes.PROBES.items():
-        ok, detail = probes.wait_until(lambda: probe(s), timeout)
+        ok, detail = probes.wait_until(lambda probe=probe: probe(s), timeout)
         if not ok:
             print(f"labkit up: {name} does not answer: {detail}", file=sys.stderr)
             return 1

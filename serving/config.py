@@ -72,7 +72,7 @@ class ServingConfig:
     served_log: Path = field(default_factory=lambda: get_settings().home / "serving" / "served_features.jsonl")
 
     @classmethod
-    def from_env(cls, settings: Settings | None = None) -> "ServingConfig":
+    def from_env(cls, settings: Settings | None = None) -> ServingConfig:
         s = settings or get_settings()
         e = os.environ
         return cls(

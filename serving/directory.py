@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 log = logging.getLogger("serving.directory")
 
@@ -21,11 +21,11 @@ class EntityDirectory:
     origin: str
 
     @classmethod
-    def of(cls, users: Iterable[int], products: Iterable[int], origin: str = "given") -> "EntityDirectory":
+    def of(cls, users: Iterable[int], products: Iterable[int], origin: str = "given") -> EntityDirectory:
         return cls(frozenset(int(u) for u in users), frozenset(int(p) for p in products), origin)
 
     @classmethod
-    def from_world(cls, scale: str | None = None, seed: int | None = None) -> "EntityDirectory":
+    def from_world(cls, scale: str | None = None, seed: int | None = None) -> EntityDirectory:
         """Users and products of the synthetic world (``LAB_SERVING_SCALE`` / ``LAB_SERVING_SEED``)."""
         scale = scale or os.environ.get("LAB_SERVING_SCALE", "small")
         seed = int(seed if seed is not None else os.environ.get("LAB_SERVING_SEED", "42"))

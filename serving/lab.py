@@ -3,7 +3,7 @@ online store filled (materialized once per stack; later runs find it there)."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from labkit.settings import Settings, get_settings
@@ -11,7 +11,7 @@ from labkit.settings import Settings, get_settings
 
 def world_window(world) -> tuple[datetime, datetime]:
     """[start, end] of the world's feature snapshots, as UTC datetimes (end = last snapshot)."""
-    start = datetime.combine(world.config.start, time(0), tzinfo=timezone.utc)
+    start = datetime.combine(world.config.start, time(0), tzinfo=UTC)
     return start, start + timedelta(days=world.config.days + 1)
 
 

@@ -16,12 +16,13 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from serving.cache import FeatureCache
 from serving.config import DEFAULT_PRODUCT_FEATURES, DEFAULT_USER_FEATURES, REALTIME_FEATURES, ServingConfig
@@ -80,7 +81,7 @@ class HybridFeatureService:
     ):
         self.batch, self.stream, self.cache = batch, stream, cache
         self.config = config or ServingConfig()
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.served_log = ServedLog(self.config.served_log)
         # Calls that time out keep running in their thread; a bounded pool caps how many pile up.
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="feature-source")

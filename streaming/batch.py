@@ -35,7 +35,7 @@ def click_windows(events: pd.DataFrame, window_ms: int = HOUR_MS, step_ms: int |
     """Clicks per ``(user_id, window_start, window_end)`` with hindsight: every click counts."""
     clicks = events[events["event_type"] == "click"]
     rows = []
-    for uid, ts in zip(clicks["user_id"].to_numpy(), _ms(clicks["event_ts"])):
+    for uid, ts in zip(clicks["user_id"].to_numpy(), _ms(clicks["event_ts"]), strict=True):
         for start, end in window_ranges(int(ts), window_ms, step_ms):
             rows.append((int(uid), start, end))
     df = pd.DataFrame(rows, columns=["user_id", "window_start", "window_end"])

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 EVENT_TYPES = frozenset({"view", "click", "add_to_cart", "purchase"})
 REQUIRED_FIELDS = ("event_id", "user_id", "product_id", "event_type", "event_ts", "price")
@@ -56,7 +57,7 @@ def to_epoch_ms(value: Any) -> int:
     else:
         raise ValueError(f"event_ts must be an ISO-8601 string or epoch number, got {type(value).__name__}")
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)  # the lab's convention: naive means UTC
+        dt = dt.replace(tzinfo=UTC)  # the lab's convention: naive means UTC
     return int(dt.timestamp() * 1000)
 
 
@@ -144,7 +145,7 @@ def events_from_frame(df) -> Iterable[dict]:
     cols = list(df.columns)
     for row in df.itertuples(index=False, name=None):
         out = {}
-        for c, v in zip(cols, row):
+        for c, v in zip(cols, row, strict=True):
             if v is None or (isinstance(v, float) and math.isnan(v)):
                 out[c] = None
             elif hasattr(v, "isoformat"):

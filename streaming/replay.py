@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import random
 import time
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -21,7 +21,7 @@ EVENT_MIX = (("view", 0.62), ("click", 0.24), ("add_to_cart", 0.08), ("purchase"
 
 def iso_ms(ms: int) -> str:
     """Epoch ms -> ``2026-01-05T10:00:00.123Z`` (the replay's timestamp format)."""
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def world_records(world, days: float | None = None, malformed: bool = True) -> list[tuple[bytes | None, bytes]]:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from quixstreams.sinks import BaseSink
 
@@ -99,7 +100,7 @@ class RedisFeatureSink(BaseSink):
             order.append((user, group, value))
         results = pipe.execute()
         visible_ms = int(time.time() * 1000)
-        applied = [v for (u, g, v), r in zip(order, results) if r == 1]
+        applied = [v for (u, g, v), r in zip(order, results, strict=True) if r == 1]
         self.applied += len(applied)
         self.skipped += len(results) - len(applied)
         if self.metrics_prefix:

@@ -14,8 +14,8 @@ So an out-of-order event is counted if it arrives within the grace period, and d
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Hashable, Iterable
 
 HOUR_MS = 3_600_000
 

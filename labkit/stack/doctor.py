@@ -7,7 +7,6 @@ lab still runs), otherwise a failed check is a problem and ``labkit doctor`` exi
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys

@@ -14,9 +14,9 @@ import contextlib
 import fcntl
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from labkit import processes
 from labkit.settings import Settings

@@ -23,9 +23,9 @@ import subprocess
 import sys
 import sysconfig
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from labkit import jvm
 from labkit.settings import Settings
@@ -53,7 +53,7 @@ class Server:
     _ports: Callable[[Settings], list[int]]
     _endpoint: Callable[[Settings], str]
     _host_port: Callable[[Settings], tuple[str, int]]
-    _launch: Callable[["Server", Settings], Launch]
+    _launch: Callable[[Server, Settings], Launch]
 
     def ports(self, s: Settings) -> list[int]:
         return self._ports(s)

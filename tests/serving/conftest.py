@@ -1,13 +1,16 @@
 """Test doubles for the service's dependencies: sources that answer, fail or hang on demand.
 
 Unit tests use them to drive every branch of the fallback chain; the integration tests
-(test_api_process.py) run the real API against the real stack.
+(test_serving_stack.py) run the real API as a process against the test stack.
 """
 
 from __future__ import annotations
 
 import time
+import types
 from typing import Any
+
+import pytest
 
 
 class FakeBatch:
@@ -80,11 +83,6 @@ class DictRedis:
         self._check()
         self.data[key] = (value.encode() if isinstance(value, str) else value, time.time() + px / 1000 if px else None)
         return True
-
-
-import types
-
-import pytest
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,7 +12,7 @@ from serving.cache import FeatureCache
 from serving.config import DEFAULT_PRODUCT_FEATURES, DEFAULT_USER_FEATURES, ServingConfig
 from serving.service import HybridFeatureService
 
-NOW = datetime(2026, 1, 20, 14, 30, tzinfo=timezone.utc)  # a Tuesday
+NOW = datetime(2026, 1, 20, 14, 30, tzinfo=UTC)  # a Tuesday
 
 
 def fresh_hash(clicks=7, purchases=4, age_s=5.0):

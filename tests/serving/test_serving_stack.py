@@ -104,10 +104,12 @@ def test_redis_memory_limit_is_enforced_and_restored(serving_settings):
     r = redis_client(serving_settings)
     before = redis_memory_config(r)
     prefix = f"test:mem:{uuid.uuid4().hex[:8]}:"
-    with pytest.raises(redis_lib.exceptions.OutOfMemoryError):
-        with redis_memory_limit(r, extra_bytes=500_000, policy="noeviction"):
-            for i in range(200):
-                r.set(f"{prefix}{i}", b"x" * 10_000, ex=60)
+    with (
+        pytest.raises(redis_lib.exceptions.OutOfMemoryError),
+        redis_memory_limit(r, extra_bytes=500_000, policy="noeviction"),
+    ):
+        for i in range(200):
+            r.set(f"{prefix}{i}", b"x" * 10_000, ex=60)
     assert redis_memory_config(r) == before, "the original maxmemory settings must be restored even after an error"
     for k in r.scan_iter(match=f"{prefix}*"):
         r.delete(k)

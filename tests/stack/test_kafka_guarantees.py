@@ -37,7 +37,8 @@ def _create(topic: str, partitions: int, settings) -> None:
 
 
 def _read_all(topic: str, settings, isolation: str) -> list[bytes]:
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition as CTP
+    from confluent_kafka import OFFSET_BEGINNING, Consumer
+    from confluent_kafka import TopicPartition as CTP
 
     c = Consumer(
         confluent_config(

@@ -218,7 +218,10 @@ def test_a_server_dying_at_startup_shows_its_log_tail_and_the_likely_cause(monke
     s = stack_factory().settings
     for d in (s.run_dir, s.log_dir):
         d.mkdir(parents=True)
-    script = "echo 'starting up'; echo 'Could not create server TCP listening socket: bind: Address already in use' >&2; exit 1"
+    script = (
+        "echo 'starting up'; "
+        "echo 'Could not create server TCP listening socket: bind: Address already in use' >&2; exit 1"
+    )
     redis = embedded.BY_NAME["redis"]
     monkeypatch.setitem(
         embedded.BY_NAME,

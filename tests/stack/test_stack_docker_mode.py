@@ -21,7 +21,8 @@ pytestmark = pytest.mark.stack
 FAKE_DOCKER = """#!/bin/sh
 # records each call: its arguments, then the ports and project compose would see
 echo "ARGS $*" >> "$FAKE_DOCKER_LOG"
-echo "ENV LAB_KAFKA_PORT=$LAB_KAFKA_PORT LAB_REDIS_PORT=$LAB_REDIS_PORT LAB_S3_PORT=$LAB_S3_PORT COMPOSE_PROJECT_NAME=$COMPOSE_PROJECT_NAME" >> "$FAKE_DOCKER_LOG"
+echo "ENV LAB_KAFKA_PORT=$LAB_KAFKA_PORT LAB_REDIS_PORT=$LAB_REDIS_PORT LAB_S3_PORT=$LAB_S3_PORT \
+COMPOSE_PROJECT_NAME=$COMPOSE_PROJECT_NAME" >> "$FAKE_DOCKER_LOG"
 case "$1" in
   info) echo "27.3.1" ;;
 esac

@@ -50,7 +50,7 @@ def _redis_features(settings, user_ids, prefix):
     pipe = r.pipeline()
     for u in user_ids:
         pipe.hgetall(keys.user_key(u, prefix))
-    return {u: keys.parse_user_features(h) for u, h in zip(user_ids, pipe.execute())}
+    return {u: keys.parse_user_features(h) for u, h in zip(user_ids, pipe.execute(), strict=True)}
 
 
 @pytest.fixture
