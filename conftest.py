@@ -200,8 +200,10 @@ def lab_settings(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def small_world(lab_settings):
-    """The small synthetic world (seed 42), generated once under the test stack's LAB_HOME."""
+def small_world(tmp_path_factory):
+    """The small synthetic world (seed 42), under pytest's temp dir, never the learner's LAB_HOME
+    (with or without a test stack): the same ``<basetemp>/worlds`` folder as the pipelines'
+    ``world`` fixture, so it is generated once per session."""
     from data_generators import ensure_world
 
-    return ensure_world(scale="small", seed=42)
+    return ensure_world(scale="small", seed=42, data_dir=tmp_path_factory.getbasetemp() / "worlds")

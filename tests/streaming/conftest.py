@@ -14,10 +14,12 @@ def stream_settings(lab_settings):
 
 
 @pytest.fixture(scope="session")
-def world_small():
+def world_small(tmp_path_factory):
+    """The small world (seed 42), under pytest's temp dir, never the learner's LAB_HOME: the same
+    ``<basetemp>/worlds`` folder as the pipelines' ``world`` fixture, so it is generated once."""
     from data_generators import ensure_world
 
-    return ensure_world("small", 42)
+    return ensure_world("small", 42, data_dir=tmp_path_factory.getbasetemp() / "worlds")
 
 
 @pytest.fixture
