@@ -41,8 +41,9 @@ def _spread(values: list[float]) -> dict[str, float]:
 def _produce_kafka_python(topic: str, n: int, s) -> float:
     from labkit.clients import kafka_producer
 
-    p = kafka_producer(s, acks="all", enable_idempotence=True, linger_ms=20, batch_size=256 * 1024,
-                       compression_type="lz4")
+    p = kafka_producer(
+        s, acks="all", enable_idempotence=True, linger_ms=20, batch_size=256 * 1024, compression_type="lz4"
+    )
     p.send(topic, key=b"warm-up", value=b"{}").get(timeout=30)
     t0 = time.perf_counter()
     for i in range(n):
@@ -56,8 +57,15 @@ def _produce_kafka_python(topic: str, n: int, s) -> float:
 def _produce_confluent(topic: str, n: int, s) -> float:
     from confluent_kafka import Producer
 
-    p = Producer({"bootstrap.servers": s.kafka_bootstrap, "acks": "all", "enable.idempotence": True,
-                  "linger.ms": 20, "compression.type": "lz4"})
+    p = Producer(
+        {
+            "bootstrap.servers": s.kafka_bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 20,
+            "compression.type": "lz4",
+        }
+    )
     p.produce(topic, key=b"warm-up", value=b"{}")
     p.flush(30)
     t0 = time.perf_counter()
@@ -97,8 +105,13 @@ def _consume_kafka_python(topic: str, n: int, s) -> float:
 def _consume_confluent(topic: str, n: int, s) -> float:
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:6]}",
-                  "enable.auto.commit": False})
+    c = Consumer(
+        {
+            "bootstrap.servers": s.kafka_bootstrap,
+            "group.id": f"bench-{uuid.uuid4().hex[:6]}",
+            "enable.auto.commit": False,
+        }
+    )
     parts = c.list_topics(topic, timeout=10).topics[topic].partitions
     c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
     got, t0, deadline = 0, None, time.monotonic() + 120
@@ -185,11 +198,15 @@ def run(report, quick: bool = False) -> None:
     run_id = uuid.uuid4().hex[:6]
     n = p["records"]
 
-    rates: dict[str, list[float]] = {k: [] for k in ("produce kafka-python", "produce confluent-kafka",
-                                                     "consume kafka-python", "consume confluent-kafka")}
+    rates: dict[str, list[float]] = {
+        k: []
+        for k in ("produce kafka-python", "produce confluent-kafka", "consume kafka-python", "consume confluent-kafka")
+    }
     for r in range(p["repeats"]):
-        for client, produce, consume in (("kafka-python", _produce_kafka_python, _consume_kafka_python),
-                                         ("confluent-kafka", _produce_confluent, _consume_confluent)):
+        for client, produce, consume in (
+            ("kafka-python", _produce_kafka_python, _consume_kafka_python),
+            ("confluent-kafka", _produce_confluent, _consume_confluent),
+        ):
             topic = f"bench-kafka-{run_id}-{client}-{r}"
             ensure_topic(topic, partitions=4, settings=s)
             rates[f"produce {client}"].append(produce(topic, n, s))
@@ -197,10 +214,24 @@ def run(report, quick: bool = False) -> None:
     rows = []
     for name, values in rates.items():
         sp = _spread(values)
-        rows.append({"operation": name, "median records/s": sp["median"], "min": sp["min"], "max": sp["max"],
-                     "runs": len(values)})
-        report.record(f"kafka.{name.replace(' ', '.').replace('-', '_')}.records_per_s", sp["median"],
-                      "records/s", records=n, runs=len(values), min=sp["min"], max=sp["max"])
+        rows.append(
+            {
+                "operation": name,
+                "median records/s": sp["median"],
+                "min": sp["min"],
+                "max": sp["max"],
+                "runs": len(values),
+            }
+        )
+        report.record(
+            f"kafka.{name.replace(' ', '.').replace('-', '_')}.records_per_s",
+            sp["median"],
+            "records/s",
+            records=n,
+            runs=len(values),
+            min=sp["min"],
+            max=sp["max"],
+        )
     report.add_table(f"Throughput, {n:,} records of ~200 bytes, 4 partitions (acks=all, idempotent, lz4)", rows)
 
     lat_topic = f"bench-kafka-{run_id}-latency"
@@ -216,28 +247,44 @@ def run(report, quick: bool = False) -> None:
     if rss is not None:
         report.record("kafka.broker.rss_mb", rss, "MB", heap=s.kafka_heap)
 
-    report.add_table("Latency, group join and memory", [
-        {"measure": "produce→consume p50, 500 ms fetch wait (ms)", "this broker": p50,
-         "previous broker (tansu 0.6)": PREVIOUS_BROKER["produce→consume p50, 500 ms fetch wait (ms)"]},
-        {"measure": "produce→consume p99, 500 ms fetch wait (ms)", "this broker": p99,
-         "previous broker (tansu 0.6)": None},
-        {"measure": f"consumer group join, median of {len(joins)} (s)", "this broker": statistics.median(joins),
-         "previous broker (tansu 0.6)": None},
-        {"measure": "broker resident memory (MB)", "this broker": rss, "previous broker (tansu 0.6)": None},
-    ])
+    report.add_table(
+        "Latency, group join and memory",
+        [
+            {
+                "measure": "produce→consume p50, 500 ms fetch wait (ms)",
+                "this broker": p50,
+                "previous broker (tansu 0.6)": PREVIOUS_BROKER["produce→consume p50, 500 ms fetch wait (ms)"],
+            },
+            {
+                "measure": "produce→consume p99, 500 ms fetch wait (ms)",
+                "this broker": p99,
+                "previous broker (tansu 0.6)": None,
+            },
+            {
+                "measure": f"consumer group join, median of {len(joins)} (s)",
+                "this broker": statistics.median(joins),
+                "previous broker (tansu 0.6)": None,
+            },
+            {"measure": "broker resident memory (MB)", "this broker": rss, "previous broker (tansu 0.6)": None},
+        ],
+    )
+    old_freshness = PREVIOUS_BROKER["stream processor freshness p99 at 500 events/s (ms)"]
     report.add_text(
         f"A consumer waiting with Kafka's default 500 ms fetch wait saw a new record after {p50:.1f} ms at the "
         f"median ({len(lat)} records): the broker answers a waiting fetch when data arrives. The previous "
         "broker let the wait run out, which made the fetch wait the floor of every freshness number "
         f"(its figures: {PREVIOUS_BROKER['produce→consume p50, 500 ms fetch wait (ms)']:.0f} ms p50 with the "
-        f"500 ms wait; stream freshness p99 {PREVIOUS_BROKER['stream processor freshness p99 at 500 events/s (ms)']:.0f} ms "
-        "at 500 events/s). The stream processor's own freshness is in the streaming section."
+        f"500 ms wait; stream freshness p99 {old_freshness:.0f} ms at 500 events/s). The stream processor's own "
+        "freshness is in the streaming section."
     )
 
     fig, ax = plt.subplots(figsize=(8, 3.2))
     names = [r["operation"] for r in rows]
     med = [r["median records/s"] for r in rows]
-    err = [[m - r["min"] for m, r in zip(med, rows, strict=True)], [r["max"] - m for m, r in zip(med, rows, strict=True)]]
+    err = [
+        [m - r["min"] for m, r in zip(med, rows, strict=True)],
+        [r["max"] - m for m, r in zip(med, rows, strict=True)],
+    ]
     ax.barh(names, med, xerr=err, capsize=3, color=["tab:blue", "tab:blue", "tab:green", "tab:green"])
     ax.invert_yaxis()
     ax.set(xlabel=f"records / s (median, whiskers min-max of {p['repeats']} runs)", title="Kafka throughput per client")

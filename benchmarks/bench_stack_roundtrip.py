@@ -212,10 +212,12 @@ def run(report, quick: bool = False) -> None:
     report.add_text(
         f"Kafka produce→consume p50 was {fast['p50 ms']:.1f} ms with a 10 ms fetch wait and "
         f"{slow['p50 ms']:.1f} ms with kafka-python's default 500 ms. "
-        + ("The broker let the wait run out: `fetch_max_wait_ms` is the floor of a stream's freshness here."
-           if floored else
-           "The broker answered the waiting fetch as soon as the record arrived, so the fetch wait "
-           "does not set the freshness floor; it only bounds how long an idle poll waits.")
+        + (
+            "The broker let the wait run out: `fetch_max_wait_ms` is the floor of a stream's freshness here."
+            if floored
+            else "The broker answered the waiting fetch as soon as the record arrived, so the fetch wait "
+            "does not set the freshness floor; it only bounds how long an idle poll waits."
+        )
     )
     for r in rows:
         for stat in ("p50", "p99"):

@@ -12,6 +12,7 @@ Every module runs in the same process, one after the other, so their numbers are
 same machine in the same minutes: the report compares them side by side. A module that raises is
 reported with its error and makes the exit code 1, and the others still run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,7 @@ def _load(name: str, path: Path):
         raise
     title, run = getattr(module, "TITLE", None), getattr(module, "run", None)
     if not isinstance(title, str) or not title.strip():
-        raise TypeError(f"{path.name} has no TITLE string: add TITLE = \"...\" at module level")
+        raise TypeError(f'{path.name} has no TITLE string: add TITLE = "..." at module level')
     if not callable(run):
         raise TypeError(f"{path.name} has no run(report, quick=False) function")
     return module
@@ -176,10 +177,22 @@ def render(outcomes: list[Outcome], settings: Settings, quick: bool, started: da
     ]
     lines += ["| machine | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in machine.items()] + [""]
     lines += [markdown_table(stack_rows), ""]
-    lines += ["## Summary", "", markdown_table([
-        {"benchmark": o.name, "title": o.title, "result": "ok" if o.ok else "FAILED", "seconds": round(o.seconds, 1)}
-        for o in outcomes
-    ]), ""]
+    lines += [
+        "## Summary",
+        "",
+        markdown_table(
+            [
+                {
+                    "benchmark": o.name,
+                    "title": o.title,
+                    "result": "ok" if o.ok else "FAILED",
+                    "seconds": round(o.seconds, 1),
+                }
+                for o in outcomes
+            ]
+        ),
+        "",
+    ]
     for o in outcomes:
         lines += [f"## {o.title}", "", f"`benchmarks/{o.path.name}` · {o.seconds:.1f} s", ""]
         if o.section:
@@ -190,15 +203,16 @@ def render(outcomes: list[Outcome], settings: Settings, quick: bool, started: da
     return "\n".join(lines).rstrip() + "\n"
 
 
-def run_benchmarks(paths: dict[str, Path], settings: Settings, out_dir: Path, quick: bool = False,
-                   say=print) -> tuple[Path, list[Outcome]]:
+def run_benchmarks(
+    paths: dict[str, Path], settings: Settings, out_dir: Path, quick: bool = False, say=print
+) -> tuple[Path, list[Outcome]]:
     """Run ``paths`` (name -> file) in order; write ``out_dir/report.md`` after each one."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in paths:  # drop the previous run's plots of the modules about to run
         for old in out_dir.glob(f"{name}-*.png"):
             old.unlink()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     report_path = out_dir / REPORT_NAME
     outcomes: list[Outcome] = []
     for name, path in paths.items():
@@ -216,8 +230,12 @@ def run_benchmarks(paths: dict[str, Path], settings: Settings, out_dir: Path, qu
 
 def cmd_bench(argv: list[str], settings: Settings | None = None, bench_dir: Path | None = None) -> int:
     parser = argparse.ArgumentParser(prog="labkit bench", description="Run the benchmarks and write the report.")
-    parser.add_argument("--only", action="append", metavar="NAME",
-                        help="run only this benchmark (name as in bench_NAME.py; repeat for several)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="run only this benchmark (name as in bench_NAME.py; repeat for several)",
+    )
     parser.add_argument("--quick", action="store_true", help="a tiny run (few samples): checks that everything works")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument("--out", type=Path, help="report directory (default: LAB_HOME/bench)")
@@ -237,8 +255,10 @@ def cmd_bench(argv: list[str], settings: Settings | None = None, bench_dir: Path
         wanted = [n.removesuffix(".py").removeprefix("bench_") for n in args.only]
         unknown = [n for n in wanted if n not in found]
         if unknown:
-            print(f"labkit bench: no benchmark named {', '.join(unknown)}; choose from: {', '.join(found)}",
-                  file=sys.stderr)
+            print(
+                f"labkit bench: no benchmark named {', '.join(unknown)}; choose from: {', '.join(found)}",
+                file=sys.stderr,
+            )
             return 2
         selected = {n: found[n] for n in wanted}
 
@@ -246,8 +266,10 @@ def cmd_bench(argv: list[str], settings: Settings | None = None, bench_dir: Path
     failed = [o.name for o in outcomes if not o.ok]
     print(f"report: {report_path}")
     if failed:
-        print(f"labkit bench: {len(failed)} benchmark(s) failed: {', '.join(failed)} (errors are in the report)",
-              file=sys.stderr)
+        print(
+            f"labkit bench: {len(failed)} benchmark(s) failed: {', '.join(failed)} (errors are in the report)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -8,6 +8,7 @@
 
 The processor's pid file and log live under ``<LAB_HOME>/streaming/<group>/``.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -16,23 +17,37 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import psutil
 
 from labkit import processes
-from labkit.settings import REPO_ROOT, Settings, get_settings
 from labkit.clients import ensure_topic
+from labkit.settings import REPO_ROOT, Settings, get_settings
 from streaming.events import encode_event
 
-__all__ = ["ensure_topic", "produce_events", "start_processor", "wait_for_offsets", "read_topic",
-           "high_watermarks", "processor_lag", "ProcessorProcess", "stop_pid"]
+__all__ = [
+    "ensure_topic",
+    "produce_events",
+    "start_processor",
+    "wait_for_offsets",
+    "read_topic",
+    "high_watermarks",
+    "processor_lag",
+    "ProcessorProcess",
+    "stop_pid",
+]
 
 
-def produce_events(topic: str, events: Iterable[dict | bytes | tuple[bytes, bytes]], settings: Settings | None = None,
-                   producer=None, rate: float | None = None) -> dict[int, int]:
+def produce_events(
+    topic: str,
+    events: Iterable[dict | bytes | tuple[bytes, bytes]],
+    settings: Settings | None = None,
+    producer=None,
+    rate: float | None = None,
+) -> dict[int, int]:
     """Produce events (dicts are keyed by user_id; raw bytes go unkeyed, as a poison record would)
     and return ``{partition: highest offset written}``, which is what :func:`wait_for_offsets` needs.
 
@@ -86,8 +101,15 @@ class ProcessorProcess:
 
     def __post_init__(self) -> None:
         if self.process is None:  # built from a bare pid: trust the pid alone
-            self.process = processes.ManagedProcess(f"stream processor {self.group}", self.pid, None,
-                                                    self.log_path, self.pid_path, self.args, popen=self.popen)
+            self.process = processes.ManagedProcess(
+                f"stream processor {self.group}",
+                self.pid,
+                None,
+                self.log_path,
+                self.pid_path,
+                self.args,
+                popen=self.popen,
+            )
 
     @property
     def metrics_prefix(self) -> str:
@@ -126,8 +148,16 @@ class ProcessorProcess:
         return {int(k): int(v) for k, v in raw.items()}
 
 
-def start_processor(*, input_topic: str, features_topic: str, dlq_topic: str, group: str,
-                    settings: Settings | None = None, ready_timeout: float = 60, **options) -> ProcessorProcess:
+def start_processor(
+    *,
+    input_topic: str,
+    features_topic: str,
+    dlq_topic: str,
+    group: str,
+    settings: Settings | None = None,
+    ready_timeout: float = 60,
+    **options,
+) -> ProcessorProcess:
     """Launch the processor in a new process and wait until it has joined its consumer group
     (it writes a ready file once its processing loop runs).
 
@@ -139,28 +169,56 @@ def start_processor(*, input_topic: str, features_topic: str, dlq_topic: str, gr
     pid_path, log_path, ready_path = run_dir / "processor.pid", run_dir / "processor.log", run_dir / "ready"
     old = processes.adopt(pid_path, match=_is_processor)  # an empty or stale pid file means: not running
     if old is not None:
-        raise RuntimeError(f"a processor for group {group!r} already runs as pid {old.pid}; stop it first "
-                           f"(streaming.runner.stop_pid({old.pid})) or use another group")
+        raise RuntimeError(
+            f"a processor for group {group!r} already runs as pid {old.pid}; stop it first "
+            f"(streaming.runner.stop_pid({old.pid})) or use another group"
+        )
     ready_path.unlink(missing_ok=True)
-    args = [sys.executable, "-m", "streaming.processor", "--input-topic", input_topic,
-            "--features-topic", features_topic, "--dlq-topic", dlq_topic, "--group", group]
+    args = [
+        sys.executable,
+        "-m",
+        "streaming.processor",
+        "--input-topic",
+        input_topic,
+        "--features-topic",
+        features_topic,
+        "--dlq-topic",
+        dlq_topic,
+        "--group",
+        group,
+    ]
     for name, value in options.items():
         flag = "--" + name.replace("_", "-")
         if value is True:
             args.append(flag)
         elif value not in (None, False):
             args += [flag, str(value)]
-    env = {"STREAM_READY_FILE": str(ready_path), "LAB_HOME": str(s.home),
-           "LAB_KAFKA_BOOTSTRAP": s.kafka_bootstrap, "LAB_REDIS_URL": s.redis_url,
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-    managed = processes.start(args, name=f"the stream processor (group {group!r})", log_path=log_path,
-                              pid_path=pid_path, env=env, cwd=REPO_ROOT)
+    env = {
+        "STREAM_READY_FILE": str(ready_path),
+        "LAB_HOME": str(s.home),
+        "LAB_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+        "LAB_REDIS_URL": s.redis_url,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    managed = processes.start(
+        args,
+        name=f"the stream processor (group {group!r})",
+        log_path=log_path,
+        pid_path=pid_path,
+        env=env,
+        cwd=REPO_ROOT,
+    )
     proc = ProcessorProcess(managed.pid, group, args, log_path, pid_path, managed.popen, s, managed)
     # A notebook that fails half-way must not leave its processor running after the kernel exits.
     atexit.register(_stop_quietly, proc)
-    managed.wait_ready(lambda: (ready_path.is_file(), f"no ready file {ready_path} yet: it has not joined "
-                                f"its consumer group; is Kafka up (`labkit status`)?"),
-                       ready_timeout, interval=0.05)
+    managed.wait_ready(
+        lambda: (
+            ready_path.is_file(),
+            f"no ready file {ready_path} yet: it has not joined its consumer group; is Kafka up (`labkit status`)?",
+        ),
+        ready_timeout,
+        interval=0.05,
+    )
     return proc
 
 
@@ -191,14 +249,25 @@ def wait_for_offsets(proc: ProcessorProcess, topic: str, offsets: dict[int, int]
         if all(done.get(p, -1) >= o for p, o in offsets.items()):
             return time.monotonic() - t0
         if not proc.alive():
-            raise RuntimeError(f"the processor died (exit {proc.popen.returncode if proc.popen else '?'}):\n{proc.log_tail()}")
+            raise RuntimeError(
+                f"the processor died (exit {proc.popen.returncode if proc.popen else '?'}):\n{proc.log_tail()}"
+            )
         if time.monotonic() - t0 > timeout:
-            raise TimeoutError(f"processor still behind after {timeout}s: flushed {done}, want {offsets}\n{proc.log_tail()}")
+            raise TimeoutError(
+                f"processor still behind after {timeout}s: flushed {done}, want {offsets}\n{proc.log_tail()}"
+            )
         time.sleep(0.05)
 
 
-def read_topic(topic: str, settings: Settings | None = None, *, expect: int | None = None, idle_s: float = 1.5,
-               timeout: float = 30, committed_only: bool = True) -> list[dict]:
+def read_topic(
+    topic: str,
+    settings: Settings | None = None,
+    *,
+    expect: int | None = None,
+    idle_s: float = 1.5,
+    timeout: float = 30,
+    committed_only: bool = True,
+) -> list[dict]:
     """Every record of ``topic`` as ``{"partition", "offset", "key", "value"}`` (values JSON-decoded when possible).
 
     Reads from the beginning without a consumer group, up to each partition's end offset as it was
@@ -213,9 +282,14 @@ def read_topic(topic: str, settings: Settings | None = None, *, expect: int | No
 
     from labkit.clients import confluent_config
 
-    conf = confluent_config(settings, **{
-        "group.id": "lab-reader", "enable.auto.commit": False,
-        "isolation.level": "read_committed" if committed_only else "read_uncommitted"})
+    conf = confluent_config(
+        settings,
+        **{
+            "group.id": "lab-reader",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed" if committed_only else "read_uncommitted",
+        },
+    )
     c = Consumer(conf)
     try:
         meta = c.list_topics(topic, timeout=10).topics[topic]
@@ -236,8 +310,14 @@ def read_topic(topic: str, settings: Settings | None = None, *, expect: int | No
                     v = json.loads(v)
                 except (TypeError, ValueError):
                     pass
-                out.append({"partition": m.partition(), "offset": m.offset(),
-                            "key": m.key().decode() if m.key() else None, "value": v})
+                out.append(
+                    {
+                        "partition": m.partition(),
+                        "offset": m.offset(),
+                        "key": m.key().decode() if m.key() else None,
+                        "value": v,
+                    }
+                )
             now = time.monotonic()
             if msgs:
                 last = now
