@@ -9,7 +9,7 @@
 * **Group join**: a new consumer group of one member, from ``subscribe`` to its first assignment.
 * **Broker memory**: the resident set of the embedded broker's JVM (embedded stack only).
 
-The figures the previous embedded broker (tansu 0.6) gave are shown beside them for reference:
+The figures the previous embedded broker gave (see the history note in docs/stack.md) are shown beside them:
 they were measured in the first round of the lab and are quoted, not re-measured.
 """
 
@@ -26,7 +26,7 @@ FULL = {"records": 20_000, "repeats": 5, "latency_samples": 100, "joins": 5}
 QUICK = {"records": 2_000, "repeats": 2, "latency_samples": 10, "joins": 2}
 PAYLOAD = b'{"event_type":"click","user_id":%d,"product_id":42,"price":19.99,"pad":"' + b"x" * 120 + b'"}'
 
-# Round 1 of the lab, quiet machine, tansu 0.6 (from the issue that replaced it).
+# Round 1 of the lab, quiet machine, the previous embedded broker (from the issue that replaced it).
 PREVIOUS_BROKER = {
     "produce→consume p50, 500 ms fetch wait (ms)": 263.0,
     "produce→consume p50, 10 ms fetch wait (ms)": 20.5,
@@ -253,19 +253,19 @@ def run(report, quick: bool = False) -> None:
             {
                 "measure": "produce→consume p50, 500 ms fetch wait (ms)",
                 "this broker": p50,
-                "previous broker (tansu 0.6)": PREVIOUS_BROKER["produce→consume p50, 500 ms fetch wait (ms)"],
+                "previous embedded broker (round 1)": PREVIOUS_BROKER["produce→consume p50, 500 ms fetch wait (ms)"],
             },
             {
                 "measure": "produce→consume p99, 500 ms fetch wait (ms)",
                 "this broker": p99,
-                "previous broker (tansu 0.6)": None,
+                "previous embedded broker (round 1)": None,
             },
             {
                 "measure": f"consumer group join, median of {len(joins)} (s)",
                 "this broker": statistics.median(joins),
-                "previous broker (tansu 0.6)": None,
+                "previous embedded broker (round 1)": None,
             },
-            {"measure": "broker resident memory (MB)", "this broker": rss, "previous broker (tansu 0.6)": None},
+            {"measure": "broker resident memory (MB)", "this broker": rss, "previous embedded broker (round 1)": None},
         ],
     )
     old_freshness = PREVIOUS_BROKER["stream processor freshness p99 at 500 events/s (ms)"]
