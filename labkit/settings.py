@@ -12,15 +12,28 @@ A per-service variable (``LAB_KAFKA_PORT=...``) wins over the offset, and a full
 (``LAB_KAFKA_BOOTSTRAP``, ``LAB_REDIS_URL``, ``LAB_S3_ENDPOINT``) wins over host and port,
 which is how a learner points the lab at a remote or managed service.
 
+Knobs of the lab's services (the feature API's ``LAB_SERVING_*``, the stream processor's
+``STREAM_*``, the pipelines' retry delays, JupyterLab's token) are fields here too, declared with
+:func:`_knob`: one variable name, one default, one parser that rejects a bad value with a one-line
+``ValueError``. Nothing reads ``os.environ`` for a ``LAB_*`` or ``STREAM_*`` variable elsewhere
+(the Airflow DAG file, which runs in Airflow's own virtualenv, is the one exception: it gets
+its values from :meth:`Settings.child_env`).
+
+A process the lab starts gets :meth:`Settings.child_env` in its environment, so it resolves exactly
+the settings of its parent, even when those were not the environment's (the test stack).
+
 Nothing else in the lab hard-codes an endpoint: call :func:`get_settings`.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from dotenv import dotenv_values
@@ -53,11 +66,85 @@ DEFAULT_PORTS: dict[str, int] = {
 }
 
 
-def _env_file_values() -> dict[str, str]:
-    path = Path(os.environ.get("LAB_ENV_FILE", REPO_ROOT / ".env"))
+def _env_file_path(environ: dict[str, str] | None = None) -> Path:
+    """The settings file: ``LAB_ENV_FILE`` (from ``environ``, else the process environment), else ``.env``."""
+    raw = (environ or {}).get("LAB_ENV_FILE") or os.environ.get("LAB_ENV_FILE")
+    return Path(raw).expanduser() if raw else REPO_ROOT / ".env"
+
+
+def _env_file_values(path: Path | None = None) -> dict[str, str]:
+    path = path or _env_file_path()
     if path.is_file():
         return {k: v for k, v in dotenv_values(path).items() if v is not None}
     return {}
+
+
+# -- parsers: each turns the raw text of one variable into a value, or raises a one-line ValueError
+def _int(raw: str, name: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not an integer; set it to a number such as 20000 or unset it") from None
+
+
+def _float(raw: str, name: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number; set it to a number such as 0.5 or unset it") from None
+
+
+_ON, _OFF = ("on", "1", "true", "yes"), ("off", "0", "false", "no")
+
+
+def _bool(raw: str, name: str) -> bool:
+    if raw.strip().lower() in _ON:
+        return True
+    if raw.strip().lower() in _OFF:
+        return False
+    raise ValueError(f"{name}={raw!r} is not on or off; set it to on or off (or unset it)")
+
+
+def _str(raw: str, name: str) -> str:
+    return raw
+
+
+def _path(raw: str, name: str) -> Path:
+    return Path(raw).expanduser().resolve()
+
+
+def _heap(raw: str, name: str = "LAB_KAFKA_HEAP") -> str:
+    if not re.fullmatch(r"\d+[mMgG]", raw):
+        raise ValueError(f"{name}={raw!r} is not a JVM heap size; write it like 384m or 1g")
+    return raw
+
+
+def _log_level(raw: str, name: str) -> str:
+    level = raw.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError(f"{name}={raw!r} is not a log level; use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return level
+
+
+Parser = Callable[[str, str], Any]
+
+
+def _knob(env: str, default: Any, parse: Parser = _str, *, secret: bool = False) -> Any:
+    """A settings field read from the variable ``env`` (environment over ``.env``) with ``parse``.
+
+    An unset or empty variable means ``default``; ``None`` as a default means "not set" (or, for
+    a path, "derived from another setting"). ``secret`` masks the value in :meth:`Settings.as_table`.
+    """
+    return field(default=default, metadata={"env": env, "parse": parse, "secret": secret})
+
+
+def _env_text(value: Any) -> str:
+    """A setting's value as the text of its variable (the inverse of its parser)."""
+    if value is None:
+        return ""  # an empty variable means: the default
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -85,6 +172,36 @@ class Settings:
     # How Spark reads the S3 lake: "stage" copies the needed partitions to local disk first
     # (works everywhere); "s3a" reads s3a:// directly (needs the hadoop-aws jars on Spark's classpath).
     lake_read_mode: str = "stage"
+    # The settings file these settings were read from (LAB_ENV_FILE, default .env); handed to children.
+    env_file: Path = REPO_ROOT / ".env"
+
+    # -- knobs of the lab's services (each one a variable; see .env.example) --------------------
+    jupyter_token: str = _knob("LAB_JUPYTER_TOKEN", "", secret=True)  # empty: a random token per start
+    # the feature-serving API (serving.config.ServingConfig): timeouts per source, cache, staleness
+    serving_batch_timeout_s: float = _knob("LAB_SERVING_BATCH_TIMEOUT_S", 0.5, _float)
+    serving_stream_timeout_s: float = _knob("LAB_SERVING_STREAM_TIMEOUT_S", 0.1, _float)
+    serving_cache_timeout_s: float = _knob("LAB_SERVING_CACHE_TIMEOUT_S", 0.1, _float)
+    serving_cache_ttl_s: float = _knob("LAB_SERVING_CACHE_TTL_S", 60.0, _float)
+    serving_cache_stale_ttl_s: float = _knob("LAB_SERVING_CACHE_STALE_TTL_S", 3600.0, _float)
+    serving_cache: bool = _knob("LAB_SERVING_CACHE", True, _bool)
+    serving_max_stream_age_s: float = _knob("LAB_SERVING_MAX_STREAM_AGE_S", 300.0, _float)
+    serving_context_tz: str = _knob("LAB_SERVING_CONTEXT_TZ", "UTC")
+    serving_feature_service: str = _knob("LAB_SERVING_FEATURE_SERVICE", "recommendation_v1")
+    serving_cache_prefix: str = _knob("LAB_SERVING_CACHE_PREFIX", "serving:cache:")
+    serving_stream_prefix: str = _knob("LAB_SERVING_STREAM_PREFIX", "features:user:")
+    serving_log: Path | None = _knob("LAB_SERVING_LOG", None, _path)  # None: <home>/serving/served_features.jsonl
+    serving_log_level: str = _knob("LAB_SERVING_LOG_LEVEL", "INFO", _log_level)
+    serving_scale: str = _knob("LAB_SERVING_SCALE", "small")  # the synthetic world the API loads
+    serving_seed: int = _knob("LAB_SERVING_SEED", 42, _int)
+    # the stream processor (python -m streaming.processor)
+    stream_loglevel: str = _knob("STREAM_LOGLEVEL", "WARNING", _log_level)
+    stream_ready_file: Path | None = _knob("STREAM_READY_FILE", None, _path)  # written once it has joined its group
+    stream_profile: Path | None = _knob("STREAM_PROFILE", None, _path)  # write a cProfile of the run here
+    # pipelines: the Prefect flow's and the Airflow DAG's delay between retries of a step
+    pipeline_retry_delay_s: float = _knob("LAB_PIPELINE_RETRY_DELAY_S", 1.0, _float)
+    airflow_retry_delay_s: float = _knob("LAB_AIRFLOW_RETRY_DELAY_S", 300.0, _float)
+    # the Python the Airflow DAG's tasks run the steps with (None: the repository's .venv)
+    pipeline_python: Path | None = _knob("LAB_PIPELINE_PYTHON", None, _path)
 
     # -- derived paths -------------------------------------------------------------------
     @property
@@ -140,30 +257,50 @@ class Settings:
         rows = []
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name == "s3_secret_key":
+            if f.name == "s3_secret_key" or (f.metadata.get("secret") and v):
                 v = v[:2] + "*" * max(0, len(v) - 2)
             rows.append((f.name, str(v)))
         return rows
 
+    def child_env(self) -> dict[str, str]:
+        """The environment a child process needs to resolve exactly these settings.
 
-def _int(raw: str, name: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not an integer; set it to a number such as 20000 or unset it") from None
-
-
-def _heap(raw: str) -> str:
-    import re
-
-    if not re.fullmatch(r"\d+[mMgG]", raw):
-        raise ValueError(f"LAB_KAFKA_HEAP={raw!r} is not a JVM heap size; write it like 384m or 1g")
-    return raw
+        Every setting is written out as its variable (an empty one means the default), so the
+        child agrees with its parent even when the parent's settings are not its environment's
+        (``dataclasses.replace``, the test stack). Pass it to the child as a whole, then add what
+        is the child's own (``{**s.child_env(), "LAB_FEATURE_API_PORT": "8001"}``).
+        """
+        env = {
+            "LAB_ENV_FILE": str(self.env_file),
+            "LAB_HOME": str(self.home),
+            "LAB_STACK": self.stack,
+            "LAB_PORT_OFFSET": str(self.port_offset),
+            **{f"LAB_{svc.upper()}_PORT": str(port) for svc, port in self.ports.items()},
+            "LAB_HOST": self.host,
+            "LAB_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "LAB_REDIS_URL": self.redis_url,
+            "LAB_S3_ENDPOINT": self.s3_endpoint,
+            "LAB_S3_ACCESS_KEY": self.s3_access_key,
+            "LAB_S3_SECRET_KEY": self.s3_secret_key,
+            "LAB_S3_REGION": self.s3_region,
+            "LAB_BUCKET_LAKE": self.bucket_lake,
+            "LAB_SPARK_MASTER": self.spark_master,
+            "LAB_KAFKA_SESSION_TIMEOUT_MS": str(self.kafka_session_timeout_ms),
+            "LAB_KAFKA_HEARTBEAT_INTERVAL_MS": str(self.kafka_heartbeat_interval_ms),
+            "LAB_KAFKA_HEAP": self.kafka_heap,
+            "LAB_FEATURE_REPO": str(self.feature_repo),
+            "LAB_LAKE_READ_MODE": self.lake_read_mode,
+        }
+        for f in fields(self):
+            if "env" in f.metadata:
+                env[f.metadata["env"]] = _env_text(getattr(self, f.name))
+        return env
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Resolve settings from ``environ`` (default: os.environ) over ``.env`` over defaults."""
-    env = {**_env_file_values(), **(dict(os.environ) if environ is None else environ)}
+    env_file = _env_file_path(environ)
+    env = {**_env_file_values(env_file), **(dict(os.environ) if environ is None else environ)}
 
     def get(name: str, default: str) -> str:
         return env.get(name, default) or default
@@ -213,6 +350,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         kafka_heap=_heap(get("LAB_KAFKA_HEAP", "384m")),
         feature_repo=Path(get("LAB_FEATURE_REPO", str(REPO_ROOT / "feature_repo"))).resolve(),
+        env_file=env_file,
+        **{
+            f.name: f.metadata["parse"](env[f.metadata["env"]], f.metadata["env"])
+            for f in fields(Settings)
+            if "env" in f.metadata and env.get(f.metadata["env"])
+        },
     )
 
 

@@ -373,7 +373,7 @@ def cmd_jupyter(argv: list[str]) -> int:
         return 1
     import secrets
 
-    token = os.environ.get("LAB_JUPYTER_TOKEN") or secrets.token_hex(16)
+    token = s.jupyter_token or secrets.token_hex(16)
     for d in (s.run_dir, s.log_dir):
         d.mkdir(parents=True, exist_ok=True)
     token_path.write_text(token + "\n")

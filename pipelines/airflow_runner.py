@@ -50,12 +50,14 @@ def airflow_env(settings: Settings | None = None, retry_delay_s: float | None = 
             "SCARF_ANALYTICS": "false",
             "DO_NOT_TRACK": "1",
             "NO_COLOR": "1",
-            # the DAG's tasks run the steps with this stack's settings
-            "LAB_HOME": str(s.home),
-            "LAB_PORT_OFFSET": str(s.port_offset),
+            # the DAG's tasks run the steps with these settings (the DAG file reads LAB_AIRFLOW_RETRY_DELAY_S
+            # and LAB_PIPELINE_PYTHON from here: it runs in Airflow's virtualenv, without labkit)
+            **s.child_env(),
             "LAB_REPO": str(REPO_ROOT),
         }
     )
+    if not env["LAB_PIPELINE_PYTHON"]:
+        env.pop("LAB_PIPELINE_PYTHON")  # the DAG's default: the repository's .venv
     if retry_delay_s is not None:
         env["LAB_AIRFLOW_RETRY_DELAY_S"] = str(retry_delay_s)
     # The airflow venv must not see the main venv's packages.

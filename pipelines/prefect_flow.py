@@ -17,7 +17,6 @@ from typing import Any
 from labkit.settings import Settings, get_settings
 
 RETRIES = 2
-RETRY_DELAY_S = float(os.environ.get("LAB_PIPELINE_RETRY_DELAY_S", "1"))
 
 
 def configure_prefect(settings: Settings | None = None) -> dict[str, str]:
@@ -43,9 +42,14 @@ def configure_prefect(settings: Settings | None = None) -> dict[str, str]:
     return env
 
 
-def build_flows(settings: Settings | None = None, retry_delay_s: float = RETRY_DELAY_S):
-    """Return ``(daily_flow, backfill_flow)`` built from :mod:`pipelines.steps`."""
+def build_flows(settings: Settings | None = None, retry_delay_s: float | None = None):
+    """Return ``(daily_flow, backfill_flow)`` built from :mod:`pipelines.steps`.
+
+    ``retry_delay_s`` defaults to the setting ``LAB_PIPELINE_RETRY_DELAY_S`` (1 s).
+    """
     configure_prefect(settings)
+    if retry_delay_s is None:
+        retry_delay_s = (settings or get_settings()).pipeline_retry_delay_s
     from prefect import flow, task
 
     from pipelines import steps

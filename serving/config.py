@@ -1,4 +1,4 @@
-"""Knobs of the feature-serving API, read from ``LAB_SERVING_*`` environment variables.
+"""Knobs of the feature-serving API: the ``LAB_SERVING_*`` settings (environment or ``.env``).
 
 Every number here is a production decision a learner should be able to argue for: how long a
 source may take before we give up on it, how old a streaming feature may be before we stop
@@ -7,7 +7,6 @@ trusting it, how long a cached vector stays fresh.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,16 +45,6 @@ REALTIME_FEATURES: dict[str, tuple[str, str, float]] = {
 }
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
-
-
 @dataclass(frozen=True)
 class ServingConfig:
     batch_timeout_s: float = 0.5  # Feast online read
@@ -73,19 +62,19 @@ class ServingConfig:
 
     @classmethod
     def from_env(cls, settings: Settings | None = None) -> ServingConfig:
+        """The API's knobs from the lab's settings (``LAB_SERVING_*``: environment over ``.env``)."""
         s = settings or get_settings()
-        e = os.environ
         return cls(
-            batch_timeout_s=_env_float("LAB_SERVING_BATCH_TIMEOUT_S", cls.batch_timeout_s),
-            stream_timeout_s=_env_float("LAB_SERVING_STREAM_TIMEOUT_S", cls.stream_timeout_s),
-            cache_timeout_s=_env_float("LAB_SERVING_CACHE_TIMEOUT_S", cls.cache_timeout_s),
-            cache_ttl_s=_env_float("LAB_SERVING_CACHE_TTL_S", cls.cache_ttl_s),
-            cache_stale_ttl_s=_env_float("LAB_SERVING_CACHE_STALE_TTL_S", cls.cache_stale_ttl_s),
-            cache_enabled=e.get("LAB_SERVING_CACHE", "on").lower() not in ("off", "0", "false", "no"),
-            max_stream_age_s=_env_float("LAB_SERVING_MAX_STREAM_AGE_S", cls.max_stream_age_s),
-            context_tz=e.get("LAB_SERVING_CONTEXT_TZ", "UTC"),
-            feature_service=e.get("LAB_SERVING_FEATURE_SERVICE", cls.feature_service),
-            cache_prefix=e.get("LAB_SERVING_CACHE_PREFIX", cls.cache_prefix),
-            stream_prefix=e.get("LAB_SERVING_STREAM_PREFIX", cls.stream_prefix),
-            served_log=Path(e.get("LAB_SERVING_LOG", s.home / "serving" / "served_features.jsonl")),
+            batch_timeout_s=s.serving_batch_timeout_s,
+            stream_timeout_s=s.serving_stream_timeout_s,
+            cache_timeout_s=s.serving_cache_timeout_s,
+            cache_ttl_s=s.serving_cache_ttl_s,
+            cache_stale_ttl_s=s.serving_cache_stale_ttl_s,
+            cache_enabled=s.serving_cache,
+            max_stream_age_s=s.serving_max_stream_age_s,
+            context_tz=s.serving_context_tz,
+            feature_service=s.serving_feature_service,
+            cache_prefix=s.serving_cache_prefix,
+            stream_prefix=s.serving_stream_prefix,
+            served_log=s.serving_log or s.home / "serving" / "served_features.jsonl",
         )

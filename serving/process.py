@@ -72,13 +72,9 @@ def start_api(
     s = settings or get_settings()
     port = port or s.ports["feature_api"]
     _stop_previous(s, port)
-    # the child must talk to THIS stack even when `settings` is not the environment's (tests)
+    # the child must resolve THESE settings even when they are not the environment's (tests)
     stack_env = {
-        "LAB_HOME": str(s.home),
-        "LAB_PORT_OFFSET": str(s.port_offset),
-        "LAB_REDIS_URL": s.redis_url,
-        "LAB_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
-        "LAB_S3_ENDPOINT": s.s3_endpoint,
+        **s.child_env(),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     }
     proc = processes.start(

@@ -37,7 +37,8 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+import typing
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from streaming import keys
@@ -47,26 +48,40 @@ HOUR_MS = 3_600_000
 log = logging.getLogger("streaming.processor")
 
 
+def _option(default: Any = MISSING, help: str = "", **cli: Any) -> Any:
+    """A :class:`ProcessorConfig` field and its command-line flag (see :func:`cli_options`).
+
+    ``cli`` may hold ``flag`` (default ``--<field-name>``), ``choices``, ``seconds=True`` (a ``*_ms``
+    field given in seconds on the command line), ``negate=True`` (a boolean switched off by its
+    flag, e.g. ``--no-freshness``) or ``flag=None`` (no flag).
+    """
+    return field(default=default, metadata={"help": help, **cli})
+
+
 @dataclass
 class ProcessorConfig:
-    input_topic: str
-    features_topic: str
-    dlq_topic: str
-    group: str = "stream-features"
-    key_prefix: str = keys.USER_KEY_PREFIX
-    ttl_s: int = keys.STREAM_FEATURE_TTL_S
-    window_ms: int = HOUR_MS
-    hop_ms: int = 15 * 60 * 1000
-    grace_ms: int = 15 * 60 * 1000
-    dedupe_horizon_ms: int = 2 * HOUR_MS
-    guarantee: str = "exactly-once"  # or "at-least-once"
-    commit_interval_s: float = 0.2
-    partitions: int = 4  # for the topics the processor creates (features, DLQ, changelogs)
-    state_dir: str | None = None
-    instance: str = "0"  # a second instance of the same group needs its own id (and state dir)
-    feast_push_source: str | None = None  # e.g. "user_stream_push"; None = no Feast sink
-    record_freshness: bool = True
-    auto_offset_reset: str = "earliest"
+    input_topic: str = _option(help="topic of the raw user events")
+    features_topic: str = _option(help="topic the feature updates are emitted to")
+    dlq_topic: str = _option(help="dead-letter topic for malformed records")
+    group: str = _option("stream-features", "consumer group (and state / metrics namespace)")
+    key_prefix: str = _option(keys.USER_KEY_PREFIX, "Redis key prefix of the user feature hashes")
+    ttl_s: int = _option(keys.STREAM_FEATURE_TTL_S, "TTL of a user's feature hash in Redis (seconds)")
+    window_ms: int = _option(HOUR_MS, "length of the click windows", flag="--window-s", seconds=True)
+    hop_ms: int = _option(15 * 60 * 1000, "hop of the hopping click window", flag="--hop-s", seconds=True)
+    grace_ms: int = _option(
+        15 * 60 * 1000, "how late an event may be before it is dropped", flag="--grace-s", seconds=True
+    )
+    dedupe_horizon_ms: int = _option(2 * HOUR_MS, "how long an event id is remembered", flag=None)
+    guarantee: str = _option("exactly-once", "processing guarantee", choices=("exactly-once", "at-least-once"))
+    commit_interval_s: float = _option(0.2, "seconds between checkpoints (commits)")
+    partitions: int = _option(4, "partitions of the topics the processor creates (features, DLQ, changelogs)")
+    state_dir: str | None = _option(None, "state directory (default: under LAB_HOME/streaming/<group>)")
+    instance: str = _option("0", "instance id within the group (a second instance needs its own)")
+    feast_push_source: str | None = _option(None, "push keyed-state features to this Feast push source")
+    record_freshness: bool = _option(
+        True, "do not record freshness samples in Redis", flag="--no-freshness", negate=True
+    )
+    auto_offset_reset: str = _option("earliest", "where a new group starts reading", choices=("earliest", "latest"))
 
     @property
     def metrics_prefix(self) -> str:
@@ -273,45 +288,64 @@ def _feast_store():
 
 
 # -- command line ------------------------------------------------------------------------------------
+def cli_options() -> list[tuple[str, str, dict[str, Any]]]:
+    """``(field name, flag, argparse keywords)`` for every :class:`ProcessorConfig` field that has a flag."""
+    hints = typing.get_type_hints(ProcessorConfig)
+    out = []
+    for f in fields(ProcessorConfig):
+        meta = f.metadata
+        flag = meta.get("flag", "--" + f.name.replace("_", "-"))
+        if flag is None:
+            continue
+        kw: dict[str, Any] = {"help": meta.get("help") or None, "dest": flag[2:].replace("-", "_")}
+        if meta.get("negate"):
+            kw["action"] = "store_true"
+        else:
+            kind = next((a for a in typing.get_args(hints[f.name]) if a is not type(None)), hints[f.name])
+            kind = float if meta.get("seconds") else kind
+            kw["type"] = kind
+            if f.default is MISSING:
+                kw["required"] = True
+            else:
+                kw["default"] = f.default / 1000 if meta.get("seconds") else f.default
+            if "choices" in meta:
+                kw["choices"] = list(meta["choices"])
+        out.append((f.name, flag, kw))
+    return out
+
+
+def command_line(**options: Any) -> list[str]:
+    """The flags for ``options`` named like the flags (``grace_s=600`` -> ``--grace-s 600``,
+    ``no_freshness=True`` -> ``--no-freshness``); None and False leave a flag out."""
+    flags = {kw["dest"]: flag for _, flag, kw in cli_options()}
+    unknown = sorted(set(options) - set(flags))
+    if unknown:
+        raise TypeError(f"unknown stream processor option(s) {unknown}; use: {', '.join(sorted(flags))}")
+    args: list[str] = []
+    for name, value in options.items():
+        if value is True:
+            args.append(flags[name])
+        elif value not in (None, False):
+            args += [flags[name], str(value)]
+    return args
+
+
 def parse_args(argv: list[str] | None = None) -> ProcessorConfig:
     p = argparse.ArgumentParser(prog="python -m streaming.processor", description=__doc__.split("\n\n")[0])
-    p.add_argument("--input-topic", required=True)
-    p.add_argument("--features-topic", required=True)
-    p.add_argument("--dlq-topic", required=True)
-    p.add_argument("--group", default="stream-features", help="consumer group (and state / metrics namespace)")
-    p.add_argument("--key-prefix", default=keys.USER_KEY_PREFIX)
-    p.add_argument("--ttl-s", type=int, default=keys.STREAM_FEATURE_TTL_S)
-    p.add_argument("--window-s", type=float, default=3600)
-    p.add_argument("--hop-s", type=float, default=900)
-    p.add_argument("--grace-s", type=float, default=900)
-    p.add_argument("--guarantee", choices=["exactly-once", "at-least-once"], default="exactly-once")
-    p.add_argument("--commit-interval-s", type=float, default=0.2)
-    p.add_argument("--partitions", type=int, default=4)
-    p.add_argument("--state-dir", default=None)
-    p.add_argument("--instance", default="0", help="instance id within the group (a second instance needs its own)")
-    p.add_argument("--feast-push-source", default=None, help="push keyed-state features to this Feast push source")
-    p.add_argument("--no-freshness", action="store_true", help="do not record freshness samples in Redis")
-    p.add_argument("--auto-offset-reset", choices=["earliest", "latest"], default="earliest")
+    options = cli_options()
+    for _, flag, kw in options:
+        p.add_argument(flag, **kw)
     a = p.parse_args(argv)
-    return ProcessorConfig(
-        input_topic=a.input_topic,
-        features_topic=a.features_topic,
-        dlq_topic=a.dlq_topic,
-        group=a.group,
-        key_prefix=a.key_prefix,
-        ttl_s=a.ttl_s,
-        window_ms=int(a.window_s * 1000),
-        hop_ms=int(a.hop_s * 1000),
-        grace_ms=int(a.grace_s * 1000),
-        guarantee=a.guarantee,
-        commit_interval_s=a.commit_interval_s,
-        partitions=a.partitions,
-        state_dir=a.state_dir,
-        instance=a.instance,
-        feast_push_source=a.feast_push_source,
-        record_freshness=not a.no_freshness,
-        auto_offset_reset=a.auto_offset_reset,
-    )
+    values = {}
+    for name, _, kw in options:
+        value = getattr(a, kw["dest"])
+        meta = ProcessorConfig.__dataclass_fields__[name].metadata
+        if meta.get("negate"):
+            value = not value
+        elif meta.get("seconds"):
+            value = int(value * 1000)
+        values[name] = value
+    return ProcessorConfig(**values)
 
 
 def _announce_ready(app, path: str, timeout: float = 120) -> None:
@@ -326,10 +360,11 @@ def _announce_ready(app, path: str, timeout: float = 120) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=os.environ.get("STREAM_LOGLEVEL", "WARNING"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from labkit.settings import get_settings
+
     try:
+        s = get_settings()  # STREAM_LOGLEVEL, STREAM_READY_FILE, STREAM_PROFILE
+        logging.basicConfig(level=s.stream_loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         cfg = parse_args(argv)
         cfg.validate()
     except ValueError as exc:
@@ -339,11 +374,10 @@ def main(argv: list[str] | None = None) -> int:
     # quixstreams turns SIGTERM into a graceful stop (finish the checkpoint, commit, exit 0);
     # SIGKILL is the crash the lab injects. The ready file appears once the processing loop runs:
     # a SIGTERM that arrived earlier would be forgotten when Application.run() marks itself running.
-    app = build_app(cfg)
-    ready = os.environ.get("STREAM_READY_FILE")
-    if ready:
-        threading.Thread(target=_announce_ready, args=(app, ready), daemon=True).start()
-    profile = os.environ.get("STREAM_PROFILE")  # a path: write a cProfile of the run there
+    app = build_app(cfg, s)
+    if s.stream_ready_file:
+        threading.Thread(target=_announce_ready, args=(app, str(s.stream_ready_file)), daemon=True).start()
+    profile = s.stream_profile  # a path: write a cProfile of the run there
     if profile:
         import cProfile
 

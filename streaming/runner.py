@@ -27,6 +27,7 @@ from labkit import processes
 from labkit.clients import ensure_topic
 from labkit.settings import REPO_ROOT, Settings, get_settings
 from streaming.events import encode_event
+from streaming.processor import command_line
 
 __all__ = [
     "ensure_topic",
@@ -162,7 +163,8 @@ def start_processor(
     (it writes a ready file once its processing loop runs).
 
     ``options`` map to the command-line flags: ``grace_s=600`` -> ``--grace-s 600``,
-    ``no_freshness=True`` -> ``--no-freshness``.
+    ``no_freshness=True`` -> ``--no-freshness`` (:func:`streaming.processor.command_line`; an
+    unknown option raises ``TypeError`` here, before anything starts).
     """
     s = settings or get_settings()
     run_dir = s.home / "streaming" / group
@@ -178,26 +180,13 @@ def start_processor(
         sys.executable,
         "-m",
         "streaming.processor",
-        "--input-topic",
-        input_topic,
-        "--features-topic",
-        features_topic,
-        "--dlq-topic",
-        dlq_topic,
-        "--group",
-        group,
+        *command_line(
+            input_topic=input_topic, features_topic=features_topic, dlq_topic=dlq_topic, group=group, **options
+        ),
     ]
-    for name, value in options.items():
-        flag = "--" + name.replace("_", "-")
-        if value is True:
-            args.append(flag)
-        elif value not in (None, False):
-            args += [flag, str(value)]
     env = {
+        **s.child_env(),  # the processor resolves exactly these settings
         "STREAM_READY_FILE": str(ready_path),
-        "LAB_HOME": str(s.home),
-        "LAB_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
-        "LAB_REDIS_URL": s.redis_url,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     }
     managed = processes.start(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -89,9 +93,69 @@ def test_secret_is_masked_in_the_table():
         ({"LAB_KAFKA_PORT": "6379"}, "share port(s) [6379]"),
         ({"LAB_STACK": "kubernetes"}, "LAB_STACK='kubernetes': use auto, docker or embedded"),
         ({"LAB_KAFKA_SESSION_TIMEOUT_MS": "soon"}, "LAB_KAFKA_SESSION_TIMEOUT_MS='soon' is not an integer"),
+        ({"LAB_SERVING_CACHE_TTL_S": "1m"}, "LAB_SERVING_CACHE_TTL_S='1m' is not a number"),
+        ({"LAB_SERVING_CACHE": "maybe"}, "LAB_SERVING_CACHE='maybe' is not on or off"),
+        ({"LAB_SERVING_SEED": "x"}, "LAB_SERVING_SEED='x' is not an integer"),
+        ({"LAB_PIPELINE_RETRY_DELAY_S": "soon"}, "LAB_PIPELINE_RETRY_DELAY_S='soon' is not a number"),
+        ({"STREAM_LOGLEVEL": "loud"}, "STREAM_LOGLEVEL='loud' is not a log level"),
     ],
 )
 def test_bad_values_give_clear_errors(env, message):
     with pytest.raises(ValueError) as err:
         load_settings(env)
     assert message in str(err.value)
+
+
+def test_service_knobs_come_from_the_env_file_too(tmp_path, monkeypatch):
+    from serving.config import ServingConfig
+
+    env_file = tmp_path / "lab.env"
+    env_file.write_text(
+        "LAB_SERVING_MAX_STREAM_AGE_S=4\nLAB_SERVING_CACHE=off\nLAB_JUPYTER_TOKEN=from-file\n"
+        "LAB_PIPELINE_RETRY_DELAY_S=7\nSTREAM_LOGLEVEL=debug\n"
+    )
+    monkeypatch.setenv("LAB_ENV_FILE", str(env_file))
+    s = load_settings({"LAB_SERVING_CACHE": "on", "LAB_HOME": str(tmp_path / "home")})
+    assert s.env_file == env_file
+    assert s.serving_max_stream_age_s == 4.0 and s.serving_cache is True  # the environment wins
+    assert s.jupyter_token == "from-file" and s.pipeline_retry_delay_s == 7.0 and s.stream_loglevel == "DEBUG"
+    cfg = ServingConfig.from_env(s)
+    assert cfg.max_stream_age_s == 4.0 and cfg.cache_enabled
+    assert cfg.served_log == s.home / "serving" / "served_features.jsonl"
+    assert dict(s.as_table())["jupyter_token"] == "fr*******"
+
+
+def test_the_defaults_of_the_service_knobs_are_the_services_defaults():
+    from serving.config import ServingConfig
+
+    s = load_settings({})
+    assert ServingConfig.from_env(s) == ServingConfig(served_log=s.home / "serving" / "served_features.jsonl")
+    assert s.jupyter_token == "" and s.stream_ready_file is None and s.airflow_retry_delay_s == 300.0
+
+
+def test_child_env_round_trips_settings_that_are_not_the_environments(tmp_path):
+    s = dataclasses.replace(
+        load_settings({"LAB_PORT_OFFSET": "300", "LAB_REDIS_PORT": "7777"}),
+        home=tmp_path / "home",
+        s3_secret_key="another-secret",
+        serving_cache=False,
+        serving_log=tmp_path / "served.jsonl",
+        lake_read_mode="s3a",
+    )
+    env = s.child_env()
+    assert env["LAB_REDIS_PORT"] == "7777" and env["LAB_SERVING_CACHE"] == "off"
+    assert load_settings(env) == s
+
+
+def test_a_child_process_resolves_the_same_settings(tmp_path):
+    """What serving, streaming and Airflow hand their children: the child's get_settings() agrees."""
+    s = dataclasses.replace(
+        load_settings({"LAB_PORT_OFFSET": "400"}), home=tmp_path / "home", serving_max_stream_age_s=4.0
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("LAB_", "STREAM_"))}
+    base["LAB_KAFKA_PORT"] = "1234"  # a stray variable of the parent's environment loses to child_env()
+    code = "from labkit.settings import get_settings; print(repr(get_settings().child_env()))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**base, **s.child_env()}, capture_output=True, text=True, check=True
+    )
+    assert ast.literal_eval(out.stdout) == s.child_env()
