@@ -270,7 +270,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _append(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+def _append(path: Path, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as fh:
         for row in rows:
