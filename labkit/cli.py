@@ -25,7 +25,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "labs": ("labkit.labs:cmd_labs", "regenerate labs/ from solutions/"),
     "run-notebooks": ("labkit.runner:cmd_run_notebooks", "execute notebooks with papermill at a given scale"),
     "bench": ("labkit.bench:cmd_bench", "run the benchmarks and write the report"),
-    "quiz": ("labkit.interview:cmd_quiz", "practise interview questions, one at a time, self-scored"),
+    "quiz": (
+        "labkit.interview:cmd_quiz",
+        "interview practice: due questions, typed or --partner answers, scored 0-4 by rubric; --progress",
+    ),
+    "preflight": (
+        "labkit.preflight:cmd_preflight",
+        "workshop smoke test: doctor's checks, the stack answers, notebook 00 and exercise 00a run",
+    ),
 }
 
 
