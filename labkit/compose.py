@@ -25,6 +25,17 @@ COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 SEAWEEDFS_OVERRIDE = REPO_ROOT / "docker-compose.seaweedfs.yml"
 S3_BACKENDS = ("minio", "seaweedfs")
 PROJECT = "mlinfra-lab"
+# The settings docker-compose.yml reads (its other ${LAB_*} variables are image tags, read from .env).
+COMPOSE_SETTINGS = (
+    "LAB_KAFKA_PORT",
+    "LAB_REDIS_PORT",
+    "LAB_S3_PORT",
+    "LAB_S3_CONSOLE_PORT",
+    "LAB_S3_ACCESS_KEY",
+    "LAB_S3_SECRET_KEY",
+    "LAB_S3_REGION",
+    "LAB_BUCKET_LAKE",
+)
 
 
 def compose_files(s3_backend: str = "minio") -> list[Path]:
@@ -40,17 +51,10 @@ def compose_env(settings: Settings) -> dict[str, str]:
     The project name carries the port offset, so a second stack (the test stack) gets its own
     containers and volumes instead of taking over the learner's.
     """
-    p = settings.ports
+    env = settings.child_env()  # the settings written out as their variables
     return {
         "COMPOSE_PROJECT_NAME": PROJECT if settings.port_offset == 0 else f"{PROJECT}-{settings.port_offset}",
-        "LAB_KAFKA_PORT": str(p["kafka"]),
-        "LAB_REDIS_PORT": str(p["redis"]),
-        "LAB_S3_PORT": str(p["s3"]),
-        "LAB_S3_CONSOLE_PORT": str(p["s3_console"]),
-        "LAB_S3_ACCESS_KEY": settings.s3_access_key,
-        "LAB_S3_SECRET_KEY": settings.s3_secret_key,
-        "LAB_S3_REGION": settings.s3_region,
-        "LAB_BUCKET_LAKE": settings.bucket_lake,
+        **{var: env[var] for var in COMPOSE_SETTINGS},
     }
 
 

@@ -53,13 +53,11 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 def _stack_kind(s: Settings) -> str:
     """Which stack to drive: the one already running from this LAB_HOME, else LAB_STACK, else detect."""
-    from labkit.stack import docker, embedded
+    from labkit.stack import docker, embedded, stack_kind
 
     if s.stack != "auto":
         return s.stack
-    marker = embedded.stack_marker(s)
-    previous = marker.read_text().strip() if marker.is_file() else ""
-    if previous == "embedded" and embedded.any_running(s):
+    if stack_kind(s, default="") == "embedded" and embedded.any_running(s):
         return "embedded"
     if docker.COMPOSE_FILE.is_file() and docker.engine_answers() and docker.compose_available():
         return "docker"
@@ -178,10 +176,9 @@ def cmd_down(argv: list[str]) -> int:
     p = _parser("down", "Stop the stack started from this LAB_HOME (by pid; data is kept).")
     p.parse_args(argv)
     s = _settings()
-    from labkit.stack import docker, embedded
+    from labkit.stack import docker, embedded, stack_kind
 
-    marker = embedded.stack_marker(s)
-    kind = marker.read_text().strip() if marker.is_file() else ""
+    kind = stack_kind(s, default="")
     t0 = time.monotonic()
     if kind == "docker":
         try:
@@ -208,10 +205,9 @@ def cmd_status(argv: list[str]) -> int:
     )
     p.parse_args(argv)
     s = _settings()
-    from labkit.stack import embedded
+    from labkit.stack import embedded, stack_kind
 
-    marker = embedded.stack_marker(s)
-    kind = marker.read_text().strip() if marker.is_file() else "embedded"
+    kind = stack_kind(s)
     rows = _docker_rows(s) if kind == "docker" else embedded.status(s)
     print(f"{kind} stack, LAB_HOME={s.home}, port offset {s.port_offset}\n")
     _print_status(rows)
@@ -306,10 +302,9 @@ def cmd_reset(argv: list[str]) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("reset cancelled; nothing was deleted")
             return 1
-    from labkit.stack import docker, embedded
+    from labkit.stack import docker, embedded, stack_kind
 
-    marker = embedded.stack_marker(s)
-    if marker.is_file() and marker.read_text().strip() == "docker":
+    if stack_kind(s) == "docker":
         try:
             docker.compose(s, "down", "-v")
         except FileNotFoundError as exc:

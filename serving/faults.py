@@ -12,11 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from labkit.settings import Settings, get_settings
-
-
-def _stack_kind(s: Settings) -> str:
-    marker = s.run_dir / "stack"
-    return marker.read_text().strip() if marker.is_file() else "embedded"
+from labkit.stack import stack_kind
 
 
 def stop_service(name: str, settings: Settings | None = None, hard: bool = False) -> int | None:
@@ -25,7 +21,7 @@ def stop_service(name: str, settings: Settings | None = None, hard: bool = False
     ``hard=True`` is ``kill -9``: a crash, with no clean shutdown (Kafka then recovers its log at start).
     """
     s = settings or get_settings()
-    if _stack_kind(s) == "docker":
+    if stack_kind(s) == "docker":
         from labkit.stack import docker
 
         docker.compose(s, "kill" if hard else "stop", name)
@@ -42,7 +38,7 @@ def stop_service(name: str, settings: Settings | None = None, hard: bool = False
 def start_service(name: str, settings: Settings | None = None, timeout: float = 60.0) -> None:
     """Bring a stopped service back (the stack's ``up`` starts only what is down) and wait for it."""
     s = settings or get_settings()
-    if _stack_kind(s) == "docker":
+    if stack_kind(s) == "docker":
         from labkit.stack import docker, probes
 
         docker.compose(s, "start", name)

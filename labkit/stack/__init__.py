@@ -10,6 +10,17 @@ The command-line front end is :mod:`labkit.stack_cli` (``labkit up|down|status|d
 
 from __future__ import annotations
 
+from labkit.settings import Settings
 from labkit.stack.servers import StackError
 
-__all__ = ["StackError"]
+__all__ = ["StackError", "stack_kind"]
+
+
+def stack_kind(settings: Settings, default: str = "embedded") -> str:
+    """Which stack was last started from this LAB_HOME, ``"docker"`` or ``"embedded"``, as
+    ``labkit up`` recorded it (``<LAB_HOME>/run/stack``); ``default`` when none was started."""
+    from labkit.stack.embedded import stack_marker
+
+    marker = stack_marker(settings)
+    kind = marker.read_text().strip() if marker.is_file() else ""
+    return kind or default
