@@ -14,6 +14,8 @@ import time
 
 from labkit.settings import REPO_ROOT, Settings, get_settings
 
+JUPYTER_CONFIG = REPO_ROOT / "jupyter"  # the lab's Jupyter configuration (jupyter/README.md)
+
 
 def _command(func):
     """Exit quietly when the output pipe closes (`labkit status | head`) or on Ctrl+C."""
@@ -383,19 +385,28 @@ def cmd_jupyter(argv: list[str]) -> int:
         "--no-browser",
         f"--ServerApp.root_dir={REPO_ROOT}",
         f"--IdentityProvider.token={token}",
+        # no nbgrader menus, no news prompt: see jupyter/README.md
+        f"--LabApp.app_settings_dir={JUPYTER_CONFIG / 'lab-settings'}",
     ]
+    jupyter_env = {
+        "JUPYTER_CONFIG_PATH": os.pathsep.join(
+            filter(None, [str(JUPYTER_CONFIG), os.environ.get("JUPYTER_CONFIG_PATH")])
+        )
+    }
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv_j.append("--allow-root")  # JupyterLab refuses root without it (containers, CI)
     url = s.url("jupyter", f"/lab?token={token}")
     if not args.background:
         print(f"JupyterLab: {url}\n(Ctrl+C twice stops it)", flush=True)
-        proc = subprocess.Popen(argv_j, cwd=str(REPO_ROOT))
+        proc = subprocess.Popen(argv_j, cwd=str(REPO_ROOT), env={**os.environ, **jupyter_env})
         while True:
             try:
                 return proc.wait()
             except KeyboardInterrupt:  # the terminal sent it to Jupyter too; let it shut down cleanly
                 continue
-    proc = processes.start(argv_j, name="JupyterLab", log_path=log_path, pid_path=pid_path, cwd=REPO_ROOT)
+    proc = processes.start(
+        argv_j, name="JupyterLab", log_path=log_path, pid_path=pid_path, cwd=REPO_ROOT, env=jupyter_env
+    )
     status_url = f"http://{s.host if s.host != '0.0.0.0' else '127.0.0.1'}:{port}/api/status"
 
     def answers() -> tuple[bool, str]:  # the REST API with our token: the server is up and it is ours

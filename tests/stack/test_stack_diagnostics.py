@@ -283,6 +283,15 @@ def test_jupyter_background_serves_with_its_token_and_stops(stack_factory):
         ok = httpx.get(s.url("jupyter", "/api/status"), params={"token": token}, timeout=10)
         denied = httpx.get(s.url("jupyter", "/api/status"), timeout=10)
         assert ok.status_code == 200 and denied.status_code == 403
+        # the lab's Jupyter config (jupyter/): no nbgrader menus, no news prompt, no update check
+        page = httpx.get(s.url("jupyter", "/lab"), params={"token": token}, timeout=10).text
+        assert '"disabledExtensions": ["@jupyter/nbgrader"]' in page
+        notify = httpx.get(
+            s.url("jupyter", "/lab/api/settings/@jupyterlab/apputils-extension:notification"),
+            params={"token": token},
+            timeout=10,
+        ).json()["schema"]["properties"]
+        assert notify["fetchNews"]["default"] == "false" and notify["checkForUpdates"]["default"] is False
     finally:
         stopped = stack.labkit("jupyter", "--stop")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
