@@ -1,7 +1,8 @@
-"""Interview prep: every question is complete, its evidence and numbers are real, and practice mode works.
+"""Interview prep: every question is complete, and its evidence and numbers are real.
 
 The question files are checked as files (headers, sections, rubric parts), independently of what the
 parser in ``labkit.interview`` enforces, so a question cannot drift from the agreed format unnoticed.
+Practice mode (``labkit quiz``, the practice notebook) is tested in ``test_practice.py``.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ import ast
 import functools
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -248,7 +247,7 @@ def test_metric_scanner_sees_the_lab():
     assert _matching_record({"name": "feast.online.feast_serve.p99_ms", "context": {"batch": 1}}, recs3)[0]
 
 
-# -- rendering and practice mode ------------------------------------------------------------------
+# -- rendering and the README ---------------------------------------------------------------------
 def test_placeholders_render_from_results(tmp_path):
     from labkit import results
     from labkit.settings import load_settings
@@ -272,45 +271,6 @@ def test_bad_question_file_gets_a_clear_error(tmp_path):
         interview.load_questions(tmp_path)
 
 
-def test_practice_mode_runs_and_keeps_scores(tmp_path):
-    env = {"LAB_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    # reveal the answer, skip follow-ups, score 2, then quit at the next question
-    proc = subprocess.run(
-        [sys.executable, "-m", "labkit", "quiz", "--seed", "1"],
-        input="\ns\n2\nq\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO_ROOT,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "Rubric" in proc.stdout and "Score yourself" in proc.stdout
-    scores = [json.loads(line) for line in (tmp_path / "interview_scores.jsonl").read_text().splitlines()]
-    assert len(scores) == 1 and scores[0]["score"] == 2
-    weak = subprocess.run(
-        [sys.executable, "-m", "labkit", "quiz", "--weak"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO_ROOT,
-        timeout=60,
-    )
-    assert weak.returncode == 0 and "mean 2.0/" in weak.stdout
-
-
-def test_practice_mode_rejects_unknown_filters(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "labkit", "quiz", "--topic", "no-such-topic"],
-        capture_output=True,
-        text=True,
-        env={"LAB_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
-        cwd=REPO_ROOT,
-        timeout=60,
-    )
-    assert proc.returncode == 2 and "no question matches" in proc.stderr
-
-
 def test_readme_index_lists_every_question():
     readme = (REPO_ROOT / "interview_prep" / "README.md").read_text()
     assert interview.render_index(QUESTIONS) in readme, (
@@ -324,23 +284,3 @@ def test_readme_defines_levels_and_the_score_scale():
     for level in interview.LEVELS:
         assert f"**{level}**" in readme, f"interview_prep/README.md should define the level {level!r}"
     assert "0-4" in readme or "0–4" in readme, "interview_prep/README.md should define the 0-4 score scale"
-
-
-def test_practice_notebook_runs(tmp_path, monkeypatch):
-    import papermill as pm
-
-    monkeypatch.setenv("LAB_HOME", str(tmp_path))
-    out = tmp_path / "practice.ipynb"
-    pm.execute_notebook(
-        str(REPO_ROOT / "interview_prep" / "practice.ipynb"),
-        str(out),
-        parameters={"SEED": 3, "LEVEL": "hard"},
-        kernel_name="python3",
-        progress_bar=False,
-        cwd=str(REPO_ROOT),
-    )
-    scores = (tmp_path / "interview_scores.jsonl").read_text().splitlines()
-    assert len(scores) == 1 and json.loads(scores[0])["score"] == 2
-    text = out.read_text()
-    assert "### Strong" in text and "### Weak" in text, "the rubric cell should have rendered the rubric"
-    assert "[hard]" in text, "the practice notebook should have shown a hard question"
