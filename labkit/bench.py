@@ -170,7 +170,7 @@ def render(outcomes: list[Outcome], settings: Settings, quick: bool, started: da
     ]
     machine = machine_summary()
     stack_rows = [
-        {"what": "stack", "value": results._stack_kind(settings)},
+        {"what": "stack", "value": results.stack_of(settings)},
         {"what": "Kafka", "value": settings.kafka_bootstrap},
         {"what": "Redis", "value": settings.redis_url},
         {"what": "S3", "value": settings.s3_endpoint},

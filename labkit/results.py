@@ -18,9 +18,11 @@ from typing import Any
 from labkit.settings import Settings, get_settings
 
 
-def _stack_kind(settings: Settings) -> str:
-    marker = settings.run_dir / "stack"
-    return marker.read_text().strip() if marker.is_file() else "unknown"
+def stack_of(settings: Settings) -> str:
+    """The stack the results were measured on, as ``labkit up`` recorded it ("unknown" before any)."""
+    from labkit.stack import stack_kind
+
+    return stack_kind(settings, default="unknown")
 
 
 def record(
@@ -39,7 +41,7 @@ def record(
         "value": value,
         "unit": unit,
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "stack": _stack_kind(s),
+        "stack": stack_of(s),
         "host": platform.node(),
         "cpus": os.cpu_count(),
         "source": source or os.environ.get("LAB_NOTEBOOK", "interactive"),

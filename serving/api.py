@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -123,6 +122,8 @@ def create_app(service: HybridFeatureService | None = None, directory: EntityDir
 
 
 def _configure_logging() -> None:
+    from labkit.settings import get_settings
+
     # One JSON object per line on stderr (the service's messages already are JSON strings).
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
@@ -131,7 +132,7 @@ def _configure_logging() -> None:
     for name in ("serving", "monitoring"):
         lg = logging.getLogger(name)
         lg.handlers[:] = [handler]
-        lg.setLevel(os.environ.get("LAB_SERVING_LOG_LEVEL", "INFO"))
+        lg.setLevel(get_settings().serving_log_level)
         lg.propagate = False
 
 

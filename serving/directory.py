@@ -7,7 +7,6 @@ is in the user table before their first request, with no features yet, and gets 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -27,8 +26,11 @@ class EntityDirectory:
     @classmethod
     def from_world(cls, scale: str | None = None, seed: int | None = None) -> EntityDirectory:
         """Users and products of the synthetic world (``LAB_SERVING_SCALE`` / ``LAB_SERVING_SEED``)."""
-        scale = scale or os.environ.get("LAB_SERVING_SCALE", "small")
-        seed = int(seed if seed is not None else os.environ.get("LAB_SERVING_SEED", "42"))
+        from labkit.settings import get_settings
+
+        s = get_settings()
+        scale = scale or s.serving_scale
+        seed = int(seed if seed is not None else s.serving_seed)
         try:
             from data_generators import ensure_world
 
