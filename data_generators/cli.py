@@ -5,34 +5,27 @@
     labdata replay --topic T [--rate 1000 | --speedup 60] [--limit N] [--malformed] [--client confluent]
     labdata info
 
-Bad arguments and unreachable services get ONE line on stderr naming the fix, exit code 2, and
-nothing is written: arguments and the stack are checked before any file is touched, and the
-local world is generated into a temporary folder that is renamed into place only when complete.
+Bad arguments and unreachable services get ONE line on stderr naming the fix, exit code 2 (the
+lab's command-line style: labkit/cli_support.py), and nothing is written: arguments and the stack
+are checked before any file is touched, and the local world is generated into a temporary folder
+that is renamed into place only when complete.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 
-EXIT_USAGE = 2
+from labkit.cli_support import UsageError, command, parser
+from labkit.settings import get_settings
+
 TARGETS = ("local", "s3", "delta")
 
 
-class UsageError(Exception):
-    """A one-line, fixable problem with the command line or the environment."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse prints usage + message on two lines; we want one
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="labdata", description="The lab's synthetic e-commerce world (see data_generators/SCHEMA.md).")
-    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    p = parser("labdata", "The lab's synthetic e-commerce world (see data_generators/SCHEMA.md).")
+    sub = p.add_subparsers(dest="command")
 
     g = sub.add_parser("generate", help="generate the world (local Parquet) and optionally write it to S3 / Delta")
     _world_args(g)
@@ -116,15 +109,6 @@ def _config(args):
         raise UsageError(str(exc)) from None
 
 
-def _settings():
-    from labkit.settings import get_settings
-
-    try:
-        return get_settings()
-    except ValueError as exc:
-        raise UsageError(f"bad lab setting: {exc}") from None
-
-
 def _require(services, settings) -> None:
     from data_generators.stack_check import StackUnavailable, require_stack
 
@@ -142,7 +126,7 @@ def cmd_generate(args) -> int:
         raise UsageError(f"--to {args.to!r}: use a comma list of {', '.join(TARGETS)} (e.g. --to local,s3,delta)")
     if args.if_missing and args.force:
         raise UsageError("--if-missing and --force contradict each other: pick one")
-    settings = _settings()
+    settings = get_settings()  # a bad setting is one line from @command
     from data_generators.paths import manifest_matches, world_dir
 
     target_dir = world_dir(config, settings.data_dir)
@@ -206,7 +190,7 @@ def cmd_replay(args) -> int:
         raise UsageError(f"--client {args.client!r}: use kafka-python or confluent")
     if not args.topic.strip() or any(c.isspace() for c in args.topic):
         raise UsageError(f"--topic {args.topic!r}: use a name without spaces, e.g. --topic events-raw")
-    settings = _settings()
+    settings = get_settings()
     _require(["kafka"], settings)
     from data_generators.world import ensure_world
     from data_generators.writers import replay_to_kafka
@@ -230,7 +214,7 @@ def cmd_info(args) -> int:
     from data_generators.config import SCALES
     from data_generators.paths import world_root
 
-    settings = _settings()
+    settings = get_settings()
     root = world_root(settings.data_dir)
     print(f"worlds live in {root}")
     found = sorted(p for p in root.glob("*/manifest.json")) if root.is_dir() else []
@@ -255,19 +239,12 @@ def cmd_info(args) -> int:
 COMMANDS = {"generate": cmd_generate, "replay": cmd_replay, "info": cmd_info}
 
 
+@command("labdata", interrupted=" (the local world folder is either complete or absent)")
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-        if not args.command:
-            raise UsageError("give a command: generate, replay or info (see `labdata --help`)")
-        return COMMANDS[args.command](args)
-    except UsageError as exc:
-        print(f"labdata: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("labdata: interrupted (the local world folder is either complete or absent)", file=sys.stderr)
-        return 130
+    args = _parser().parse_args(argv)
+    if not args.command:
+        raise UsageError("give a command: generate, replay or info (see `labdata --help`)")
+    return COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,11 @@ from __future__ import annotations
 import sys
 
 from feature_repo.lab_store import REPO_DIR, _prepare_env, write_feature_store_yaml
+from labkit.cli_support import command
 from labkit.settings import get_settings
 
 
+@command("python -m feature_repo")
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__)

@@ -15,7 +15,6 @@ reported with its error and makes the exit code 1, and the others still run.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import platform
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from labkit import results
+from labkit.cli_support import CommandError, command
+from labkit.cli_support import parser as cli_parser
 from labkit.settings import REPO_ROOT, Settings, get_settings
 
 BENCH_DIR = REPO_ROOT / "benchmarks"
@@ -228,8 +229,9 @@ def run_benchmarks(
     return report_path, outcomes
 
 
+@command("labkit bench")
 def cmd_bench(argv: list[str], settings: Settings | None = None, bench_dir: Path | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="labkit bench", description="Run the benchmarks and write the report.")
+    parser = cli_parser("labkit bench", "Run the benchmarks and write the report.")
     parser.add_argument(
         "--only",
         action="append",
@@ -244,8 +246,7 @@ def cmd_bench(argv: list[str], settings: Settings | None = None, bench_dir: Path
     settings = settings or get_settings()
     found = discover(bench_dir or BENCH_DIR)
     if not found:
-        print(f"labkit bench: no bench_*.py in {bench_dir or BENCH_DIR}", file=sys.stderr)
-        return 2
+        raise CommandError(f"no bench_*.py in {bench_dir or BENCH_DIR}")
     if args.list:
         for name, path in found.items():
             print(f"{name:<28} {path}")
@@ -255,11 +256,7 @@ def cmd_bench(argv: list[str], settings: Settings | None = None, bench_dir: Path
         wanted = [n.removesuffix(".py").removeprefix("bench_") for n in args.only]
         unknown = [n for n in wanted if n not in found]
         if unknown:
-            print(
-                f"labkit bench: no benchmark named {', '.join(unknown)}; choose from: {', '.join(found)}",
-                file=sys.stderr,
-            )
-            return 2
+            raise CommandError(f"no benchmark named {', '.join(unknown)}; choose from: {', '.join(found)}")
         selected = {n: found[n] for n in wanted}
 
     report_path, outcomes = run_benchmarks(selected, settings, args.out or settings.home / "bench", args.quick)

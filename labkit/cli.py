@@ -1,14 +1,18 @@
 """The `labkit` command: one entry point, each subcommand implemented in its own module.
 
-Each subcommand is ``name -> ("module:function", "help")``; the function takes the parsed
-argument list (``list[str]``) and returns an exit code. Modules are imported lazily so that
-`labkit status` does not pay for importing Spark or Feast.
+Each subcommand is ``name -> ("module:function", "help")``; the function takes the argument list
+after the subcommand (``list[str]``), parses it with :func:`labkit.cli_support.parser`, is wrapped
+by :func:`labkit.cli_support.command` (one-line errors, quiet on a closed pipe and Ctrl+C) and
+returns an exit code. Modules are imported lazily so that `labkit status` does not pay for
+importing Spark or Feast.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+
+from labkit.cli_support import command
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "up": (
@@ -44,6 +48,7 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+@command("labkit")
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -56,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     target, _ = COMMANDS[name]
     module_name, func_name = target.split(":")
     func = getattr(importlib.import_module(module_name), func_name)
-    return int(func(rest) or 0)
+    return func(rest)
 
 
 if __name__ == "__main__":

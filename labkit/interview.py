@@ -44,7 +44,6 @@ import json
 import random
 import re
 import shutil
-import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterable
@@ -58,6 +57,8 @@ from typing import Any
 import yaml
 
 from labkit import results
+from labkit.cli_support import CommandError, command
+from labkit.cli_support import parser as cli_parser
 from labkit.settings import REPO_ROOT, Settings, get_settings
 
 QUESTIONS_DIR = REPO_ROOT / "interview_prep" / "questions"
@@ -791,26 +792,20 @@ def _session(console: Console, queue: list[Question], args: argparse.Namespace, 
     return 0
 
 
-def _error(message: str) -> int:
-    print(f"labkit quiz: {message}", file=sys.stderr)
-    return 2
-
-
 def _next_due_note(questions: list[Question], schedule: dict[str, dict[str, Any]]) -> str:
     upcoming = sorted((schedule[q.id]["due"], q.id) for q in questions if q.id in schedule)
     first = f" The next is {upcoming[0][1]}, due {upcoming[0][0][:10]}." if upcoming else ""
     return f"nothing is due now.{first} Practise anyway with --all, or drill with --weak."
 
 
+@command("labkit quiz")
 def cmd_quiz(argv: list[str]) -> int:
     """`labkit quiz`: spaced-repetition interview practice, typed or with a partner, scored by rubric."""
-    parser = argparse.ArgumentParser(
-        prog="labkit quiz",
-        description=(
-            "Practise interview questions: answer (typed, or aloud with --partner), the follow-ups one at a "
-            "time, then the worked answer beside yours, your own numbers, and a score 0-4 from the rubric "
-            "checklist. Questions scored high come back later, low ones soon. Files stay in LAB_HOME."
-        ),
+    parser = cli_parser(
+        "labkit quiz",
+        "Practise interview questions: answer (typed, or aloud with --partner), the follow-ups one at a "
+        "time, then the worked answer beside yours, your own numbers, and a score 0-4 from the rubric "
+        "checklist. Questions scored high come back later, low ones soon. Files stay in LAB_HOME.",
     )
     parser.add_argument("--level", choices=LEVELS, help="only this level (easy: screening, hard: system design)")
     parser.add_argument("--topic", help="only questions with this topic")
@@ -829,7 +824,7 @@ def cmd_quiz(argv: list[str]) -> int:
     try:
         questions = load_questions()
     except QuestionFormatError as exc:
-        return _error(f"{exc}. Fix the question file (see interview_prep/README.md)")
+        raise CommandError(f"{exc}. Fix the question file (see interview_prep/README.md)") from None
     settings = get_settings()
     scores, schedule = load_scores(settings), load_schedule(settings)
     if args.progress:
@@ -837,13 +832,13 @@ def cmd_quiz(argv: list[str]) -> int:
         return 0
     chosen = filter_questions(questions, qid=args.qid, topic=args.topic, level=args.level)
     if not chosen:
-        return _error("no question matches those filters; see `labkit quiz --list`, or drop --id/--level/--topic")
+        raise CommandError("no question matches those filters; see `labkit quiz --list`, or drop --id/--level/--topic")
     if args.list:
         for q in chosen:
             print(f"[{q.level:6}] {q.id:44} {', '.join(q.topics)}")
         return 0
     if args.weak and not scores:
-        return _error("no scores yet, so no weak topics; practise first with `labkit quiz`")
+        raise CommandError("no scores yet, so no weak topics; practise first with `labkit quiz`")
     mode = "weak" if args.weak else "all" if (args.all or args.qid) else "due"
     queue = practice_queue(chosen, scores, schedule, mode=mode, rng=random.Random(args.seed))
     if not queue:

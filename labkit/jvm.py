@@ -29,6 +29,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit.cli_support import command, parser
 from labkit.settings import REPO_ROOT
 
 LOCK_DIR = REPO_ROOT / "jvm"
@@ -350,11 +351,10 @@ def write_lock(name: str, roots: list[str] | None = None, say=print) -> Path:
 
 
 # -- `labkit jars` ---------------------------------------------------------------------------
+@command("labkit jars")
 def cmd_jars(argv: list[str]) -> int:
     """``labkit jars install|check|lock|classpath``: the lab's locked JVM artifacts."""
-    import argparse
-
-    p = argparse.ArgumentParser(prog="labkit jars", description="The JVM artifacts the lab runs, from jvm/*.lock.")
+    p = parser("labkit jars", "The JVM artifacts the lab runs, from jvm/*.lock.")
     sub = p.add_subparsers(dest="action", required=True)
     sub.add_parser("install", help="fetch and verify the locked jars (what `make setup` runs)").add_argument(
         "sets", nargs="*", help=f"which sets (default: all: {', '.join(known_sets())})"
@@ -365,20 +365,16 @@ def cmd_jars(argv: list[str]) -> int:
     lock.add_argument("roots", nargs="*", help="group:artifact:version (default: the roots in the lock file)")
     sub.add_parser("classpath", help="print an installed set's classpath").add_argument("set")
     args = p.parse_args(argv)
-    try:
-        if args.action == "install":
-            for name in args.sets or known_sets():
-                install(name)
-        elif args.action == "check":
-            bad = {name: missing_or_wrong(name) for name in known_sets()}
-            for name, missing in bad.items():
-                print(f"{name}: " + (f"{len(missing)} missing or wrong, e.g. {missing[0]}" if missing else "ok"))
-            return 1 if any(bad.values()) else 0
-        elif args.action == "lock":
-            write_lock(args.set, args.roots or None)
-        else:
-            print(classpath(args.set))
-    except JvmError as exc:
-        print(f"labkit jars: {exc}", file=sys.stderr)
-        return 1
+    if args.action == "install":  # a JvmError is one line from @command
+        for name in args.sets or known_sets():
+            install(name)
+    elif args.action == "check":
+        bad = {name: missing_or_wrong(name) for name in known_sets()}
+        for name, missing in bad.items():
+            print(f"{name}: " + (f"{len(missing)} missing or wrong, e.g. {missing[0]}" if missing else "ok"))
+        return 1 if any(bad.values()) else 0
+    elif args.action == "lock":
+        write_lock(args.set, args.roots or None)
+    else:
+        print(classpath(args.set))
     return 0

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import nbformat
 
+from labkit.cli_support import CommandError, command, parser
 from labkit.settings import REPO_ROOT
 
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
@@ -234,28 +235,21 @@ def _rel(p: Path) -> str:
         return str(p)
 
 
+@command("labkit labs")
 def cmd_labs(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="labkit labs",
-        description="Generate labs/ from solutions/ (solution regions replaced by a TODO that raises).",
-    )
-    parser.add_argument(
+    cli = parser("labkit labs", "Generate labs/ from solutions/ (solution regions replaced by a TODO that raises).")
+    cli.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 and name the labs that are out of sync"
     )
-    parser.add_argument(
+    cli.add_argument(
         "--force", action="store_true", help="also overwrite labs you have edited (your work in them is lost)"
     )
-    parser.add_argument("--solutions", type=Path, default=SOLUTIONS_DIR, help=argparse.SUPPRESS)
-    parser.add_argument("--labs", type=Path, default=LABS_DIR, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    cli.add_argument("--solutions", type=Path, default=SOLUTIONS_DIR, help=argparse.SUPPRESS)
+    cli.add_argument("--labs", type=Path, default=LABS_DIR, help=argparse.SUPPRESS)
+    args = cli.parse_args(argv)
     if not args.solutions.is_dir():
-        print(f"labkit labs: no solutions folder at {args.solutions}", file=sys.stderr)
-        return 2
-    try:
-        report = sync(args.solutions, args.labs, write=not args.check, force=args.force)
-    except LabError as exc:
-        print(f"labkit labs: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(f"no solutions folder at {args.solutions}")
+    report = sync(args.solutions, args.labs, write=not args.check, force=args.force)  # LabError: @command
     if args.check:
         if report.in_sync:
             print(f"labs/ is in sync with solutions/ ({len(list(args.solutions.glob('*.ipynb')))} notebooks)")

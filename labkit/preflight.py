@@ -14,12 +14,12 @@ when every step passed, 1 otherwise.
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit.cli_support import command, parser
 from labkit.settings import REPO_ROOT, Settings, get_settings
 
 BUDGET_S = 120.0  # what the instructor guide promises on a 2-core laptop with the world generated
@@ -115,20 +115,14 @@ def _line(step: Step) -> str:
     return f"{status:<4}  {step.name:<42} {step.seconds:6.1f} s  {step.detail}"
 
 
+@command("labkit preflight")
 def cmd_preflight(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="labkit preflight",
-        description=(
-            "Smoke test before a workshop: doctor's prerequisites, the stack answers, notebook 00 and "
-            f"exercise 00a run at small scale (into LAB_HOME/runs/preflight). Meant to finish within {BUDGET_S:.0f} s."
-        ),
-    )
-    parser.parse_args(argv)
-    try:
-        s = get_settings()
-    except ValueError as exc:
-        print(f"labkit preflight: bad setting: {exc}")
-        return 2
+    parser(
+        "labkit preflight",
+        "Smoke test before a workshop: doctor's prerequisites, the stack answers, notebook 00 and "
+        f"exercise 00a run at small scale (into LAB_HOME/runs/preflight). Meant to finish within {BUDGET_S:.0f} s.",
+    ).parse_args(argv)
+    s = get_settings()
     print(f"labkit preflight: LAB_HOME={s.home}, port offset {s.port_offset}\n")
     t0 = time.monotonic()
     steps = run_preflight(s)

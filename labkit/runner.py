@@ -19,7 +19,6 @@ cell (its position in the source notebook, as the learner sees it) and the excep
 
 from __future__ import annotations
 
-import argparse
 import ast
 import os
 import re
@@ -36,6 +35,8 @@ from typing import Any
 import nbformat
 from jupyter_core.utils import run_sync
 
+from labkit.cli_support import EXIT_FAILED, CommandError, command
+from labkit.cli_support import parser as cli_parser
 from labkit.settings import REPO_ROOT, get_settings
 
 DEFAULT_PARAMETERS: dict[str, Any] = {"SCALE": "small", "SEED": 42}
@@ -374,10 +375,10 @@ def strip_run_metadata(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+@command("labkit run-notebooks")
 def cmd_run_notebooks(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="labkit run-notebooks",
-        description="Execute notebooks with papermill at a given scale; print and record their run times.",
+    parser = cli_parser(
+        "labkit run-notebooks", "Execute notebooks with papermill at a given scale; print and record their run times."
     )
     parser.add_argument(
         "notebooks",
@@ -407,21 +408,17 @@ def cmd_run_notebooks(argv: list[str]) -> int:
             if args.notebooks
             else sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
         )
-    except ValueError as exc:
-        print(f"run-notebooks: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:  # a name that matches no notebook, or several
+        raise CommandError(str(exc)) from None
     if not paths:
-        print("run-notebooks: no notebooks found in notebooks/", file=sys.stderr)
-        return 1
+        raise CommandError("no notebooks found in notebooks/", EXIT_FAILED)
     if args.inplace:
         kept_clean = [p for p in paths if p.parent.name in ("solutions", "labs")]
         if kept_clean:
-            print(
-                f"run-notebooks: --inplace would commit outputs into {_display(kept_clean[0])}; "
-                "solutions/ and labs/ are kept without outputs. Run them without --inplace.",
-                file=sys.stderr,
+            raise CommandError(
+                f"--inplace would commit outputs into {_display(kept_clean[0])}; "
+                "solutions/ and labs/ are kept without outputs. Run them without --inplace."
             )
-            return 2
     from labkit.results import record
 
     out_dir = args.output_dir or get_settings().home / "runs"

@@ -15,7 +15,7 @@ which is how a learner points the lab at a remote or managed service.
 Knobs of the lab's services (the feature API's ``LAB_SERVING_*``, the stream processor's
 ``STREAM_*``, the pipelines' retry delays, JupyterLab's token) are fields here too, declared with
 :func:`_knob`: one variable name, one default, one parser that rejects a bad value with a one-line
-``ValueError``. Nothing reads ``os.environ`` for a ``LAB_*`` or ``STREAM_*`` variable elsewhere
+``SettingsError`` (a ``ValueError``). Nothing reads ``os.environ`` for a ``LAB_*`` or ``STREAM_*`` variable elsewhere
 (the Airflow DAG file, which runs in Airflow's own virtualenv, is the one exception: it gets
 its values from :meth:`Settings.child_env`).
 
@@ -79,19 +79,24 @@ def _env_file_values(path: Path | None = None) -> dict[str, str]:
     return {}
 
 
-# -- parsers: each turns the raw text of one variable into a value, or raises a one-line ValueError
+class SettingsError(ValueError):
+    """A setting (environment variable or `.env` line) has a value the lab cannot use; the message
+    names the variable and how to fix it, in one line."""
+
+
+# -- parsers: each turns the raw text of one variable into a value, or raises a one-line SettingsError
 def _int(raw: str, name: str) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not an integer; set it to a number such as 20000 or unset it") from None
+        raise SettingsError(f"{name}={raw!r} is not an integer; set it to a number such as 20000 or unset it") from None
 
 
 def _float(raw: str, name: str) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number; set it to a number such as 0.5 or unset it") from None
+        raise SettingsError(f"{name}={raw!r} is not a number; set it to a number such as 0.5 or unset it") from None
 
 
 _ON, _OFF = ("on", "1", "true", "yes"), ("off", "0", "false", "no")
@@ -102,7 +107,7 @@ def _bool(raw: str, name: str) -> bool:
         return True
     if raw.strip().lower() in _OFF:
         return False
-    raise ValueError(f"{name}={raw!r} is not on or off; set it to on or off (or unset it)")
+    raise SettingsError(f"{name}={raw!r} is not on or off; set it to on or off (or unset it)")
 
 
 def _str(raw: str, name: str) -> str:
@@ -115,18 +120,27 @@ def _path(raw: str, name: str) -> Path:
 
 def _heap(raw: str, name: str = "LAB_KAFKA_HEAP") -> str:
     if not re.fullmatch(r"\d+[mMgG]", raw):
-        raise ValueError(f"{name}={raw!r} is not a JVM heap size; write it like 384m or 1g")
+        raise SettingsError(f"{name}={raw!r} is not a JVM heap size; write it like 384m or 1g")
     return raw
 
 
 def _log_level(raw: str, name: str) -> str:
     level = raw.strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ValueError(f"{name}={raw!r} is not a log level; use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        raise SettingsError(f"{name}={raw!r} is not a log level; use DEBUG, INFO, WARNING, ERROR or CRITICAL")
     return level
 
 
 Parser = Callable[[str, str], Any]
+
+
+def _parse_knob(parse: Parser, raw: str, name: str) -> Any:
+    try:
+        return parse(raw, name)
+    except SettingsError:
+        raise
+    except ValueError as exc:  # a parser's own ValueError: still a bad setting, said in one line
+        raise SettingsError(f"{name}={raw!r}: {exc}") from None
 
 
 def _knob(env: str, default: Any, parse: Parser = _str, *, secret: bool = False) -> Any:
@@ -312,20 +326,20 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ports[svc] = _int(env[var], var) if env.get(var) else base + offset
     bad = {k: p for k, p in ports.items() if not 1024 <= p <= 65535}
     if bad:
-        raise ValueError(f"ports out of range 1024-65535: {bad}; lower LAB_PORT_OFFSET or the LAB_*_PORT you set")
+        raise SettingsError(f"ports out of range 1024-65535: {bad}; lower LAB_PORT_OFFSET or the LAB_*_PORT you set")
     dupes = sorted({p for p in ports.values() if list(ports.values()).count(p) > 1})
     if dupes:
-        raise ValueError(f"two lab services share port(s) {dupes}; give each LAB_*_PORT its own value")
+        raise SettingsError(f"two lab services share port(s) {dupes}; give each LAB_*_PORT its own value")
 
     host = get("LAB_HOST", "127.0.0.1")
     home = Path(get("LAB_HOME", str(REPO_ROOT / ".lab"))).expanduser().resolve()
     stack = get("LAB_STACK", "auto")
     if stack not in ("auto", "docker", "embedded"):
-        raise ValueError(f"LAB_STACK={stack!r}: use auto, docker or embedded")
+        raise SettingsError(f"LAB_STACK={stack!r}: use auto, docker or embedded")
 
     lake_read_mode = get("LAB_LAKE_READ_MODE", "stage")
     if lake_read_mode not in ("stage", "s3a"):
-        raise ValueError(
+        raise SettingsError(
             f"LAB_LAKE_READ_MODE={lake_read_mode!r}: use stage (copy partitions locally) or s3a (needs hadoop-aws jars)"
         )
 
@@ -352,7 +366,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         feature_repo=Path(get("LAB_FEATURE_REPO", str(REPO_ROOT / "feature_repo"))).resolve(),
         env_file=env_file,
         **{
-            f.name: f.metadata["parse"](env[f.metadata["env"]], f.metadata["env"])
+            f.name: _parse_knob(f.metadata["parse"], env[f.metadata["env"]], f.metadata["env"])
             for f in fields(Settings)
             if "env" in f.metadata and env.get(f.metadata["env"])
         },

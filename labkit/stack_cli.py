@@ -1,6 +1,7 @@
 """`labkit up|down|status|doctor|reset|jupyter|env`: the stack's command line.
 
-Each ``cmd_*`` takes the argument list after the subcommand and returns an exit code.
+Each ``cmd_*`` takes the argument list after the subcommand and returns an exit code; errors are
+reported by :func:`labkit.cli_support.command`.
 """
 
 from __future__ import annotations
@@ -12,39 +13,14 @@ import subprocess
 import sys
 import time
 
+from labkit.cli_support import EXIT_FAILED, CommandError, command, parser
 from labkit.settings import REPO_ROOT, Settings, get_settings
 
 JUPYTER_CONFIG = REPO_ROOT / "jupyter"  # the lab's Jupyter configuration (jupyter/README.md)
 
 
-def _command(func):
-    """Exit quietly when the output pipe closes (`labkit status | head`) or on Ctrl+C."""
-    import functools
-
-    @functools.wraps(func)
-    def wrapper(argv: list[str]) -> int:
-        try:
-            return func(argv)
-        except BrokenPipeError:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (stdout is gone; silence the final flush)
-            return 141  # what a shell reports for SIGPIPE
-        except KeyboardInterrupt:
-            print("\ninterrupted", file=sys.stderr)
-            return 130
-
-    return wrapper
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ValueError as exc:  # a bad LAB_* value: say which and stop
-        print(f"labkit: bad setting: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(prog=f"labkit {prog}", description=description)
+    return parser(f"labkit {prog}", description)
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
@@ -76,7 +52,7 @@ def _print_status(rows) -> None:
 
 
 # -- up ----------------------------------------------------------------------------------
-@_command
+@command("labkit up")
 def cmd_up(argv: list[str]) -> int:
     p = _parser(
         "up",
@@ -85,7 +61,7 @@ def cmd_up(argv: list[str]) -> int:
     )
     p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for each service (default 90)")
     args = p.parse_args(argv)
-    s = _settings()
+    s = get_settings()
     kind = _stack_kind(s)
     t0 = time.monotonic()
     print(f"labkit up: {kind} stack, LAB_HOME={s.home}, port offset {s.port_offset}")
@@ -93,11 +69,7 @@ def cmd_up(argv: list[str]) -> int:
         return _docker_up(s, args.timeout)
     from labkit.stack import embedded
 
-    try:
-        rows = embedded.up(s, timeout=args.timeout)
-    except embedded.StackError as exc:
-        print(f"\nlabkit up failed: {exc}", file=sys.stderr)
-        return 1
+    rows = embedded.up(s, timeout=args.timeout)  # a StackError is one line from @command
     print()
     _print_status(rows)
     healthy = all(r.answers for r in rows)
@@ -114,27 +86,24 @@ def _docker_up(s: Settings, timeout: float) -> int:
     from labkit.stack import docker, embedded, probes
 
     if not docker.engine_answers():
-        print(
-            "labkit up: LAB_STACK=docker but no Docker engine answers `docker info`. Fix: start Docker "
+        raise CommandError(
+            "LAB_STACK=docker but no Docker engine answers `docker info`. Fix: start Docker "
             "(Docker Desktop / `sudo systemctl start docker`) or use LAB_STACK=embedded.",
-            file=sys.stderr,
+            EXIT_FAILED,
         )
-        return 1
     if not docker.compose_available():
-        print(
-            "labkit up: the Docker engine answers but `docker compose` (Compose v2) is missing. Fix: install "
+        raise CommandError(
+            "the Docker engine answers but `docker compose` (Compose v2) is missing. Fix: install "
             "the docker-compose-plugin package (or Docker Desktop), or use LAB_STACK=embedded.",
-            file=sys.stderr,
+            EXIT_FAILED,
         )
-        return 1
     for d in (s.run_dir, s.log_dir, s.data_dir):
         d.mkdir(parents=True, exist_ok=True)
     embedded.stack_marker(s).write_text("docker\n")
     try:
         done = docker.compose(s, "up", "-d", "--wait", "--wait-timeout", str(int(timeout)))
     except FileNotFoundError as exc:
-        print(f"labkit up: {exc}", file=sys.stderr)
-        return 1
+        raise CommandError(str(exc), EXIT_FAILED) from None
     if done.returncode != 0:
         print(
             "labkit up: `docker compose up` failed (see above). `docker compose logs` shows each "
@@ -145,8 +114,7 @@ def _docker_up(s: Settings, timeout: float) -> int:
     for name, probe in probes.PROBES.items():
         ok, detail = probes.wait_until(lambda probe=probe: probe(s), timeout)
         if not ok:
-            print(f"labkit up: {name} does not answer: {detail}", file=sys.stderr)
-            return 1
+            raise CommandError(f"{name} does not answer: {detail}", EXIT_FAILED)
     embedded.ensure_buckets(s)
     rows = _docker_rows(s)
     _print_status(rows)
@@ -173,11 +141,11 @@ def _docker_rows(s: Settings):
 
 
 # -- down --------------------------------------------------------------------------------
-@_command
+@command("labkit down")
 def cmd_down(argv: list[str]) -> int:
     p = _parser("down", "Stop the stack started from this LAB_HOME (by pid; data is kept).")
     p.parse_args(argv)
-    s = _settings()
+    s = get_settings()
     from labkit.stack import docker, embedded, stack_kind
 
     kind = stack_kind(s, default="")
@@ -186,8 +154,7 @@ def cmd_down(argv: list[str]) -> int:
         try:
             done = docker.compose(s, "down")
         except FileNotFoundError as exc:
-            print(f"labkit down: {exc}", file=sys.stderr)
-            return 1
+            raise CommandError(str(exc), EXIT_FAILED) from None
         if done.returncode != 0:
             return done.returncode
     stopped = embedded.down(s)
@@ -199,14 +166,14 @@ def cmd_down(argv: list[str]) -> int:
 
 
 # -- status ------------------------------------------------------------------------------
-@_command
+@command("labkit status")
 def cmd_status(argv: list[str]) -> int:
     p = _parser(
         "status",
         "What runs where, and whether each service answers its protocol. Exit code 1 when a service does not answer.",
     )
     p.parse_args(argv)
-    s = _settings()
+    s = get_settings()
     from labkit.stack import embedded, stack_kind
 
     kind = stack_kind(s)
@@ -221,21 +188,21 @@ def cmd_status(argv: list[str]) -> int:
 
 
 # -- env ---------------------------------------------------------------------------------
-@_command
+@command("labkit env")
 def cmd_env(argv: list[str]) -> int:
     p = _parser("env", "Print the settings in use (secrets masked).")
     p.parse_args(argv)
-    s = _settings()
+    s = get_settings()
     print(_table(["setting", "value"], [list(r) for r in s.as_table()]))
     return 0
 
 
 # -- doctor ------------------------------------------------------------------------------
-@_command
+@command("labkit doctor")
 def cmd_doctor(argv: list[str]) -> int:
     p = _parser("doctor", "Check Java, binaries, ports, Docker, disk and memory; print a fix for each problem.")
     p.parse_args(argv)
-    s = _settings()
+    s = get_settings()
     from labkit.stack import doctor
 
     checks = doctor.run_checks(s)
@@ -274,7 +241,7 @@ def _unsafe_to_wipe(home) -> str | None:
     return None
 
 
-@_command
+@command("labkit reset")
 def cmd_reset(argv: list[str]) -> int:
     p = _parser(
         "reset",
@@ -283,23 +250,19 @@ def cmd_reset(argv: list[str]) -> int:
     )
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     args = p.parse_args(argv)
-    s = _settings()
+    s = get_settings()
     unsafe = _unsafe_to_wipe(s.home)
     if unsafe:
-        print(
-            f"labkit reset: refusing to wipe LAB_HOME={s.home}: {unsafe}. Point LAB_HOME at the lab's own "
-            "state directory (default: .lab/ in the repository).",
-            file=sys.stderr,
+        raise CommandError(
+            f"refusing to wipe LAB_HOME={s.home}: {unsafe}. Point LAB_HOME at the lab's own "
+            "state directory (default: .lab/ in the repository)."
         )
-        return 2
     if not args.yes:
         if not sys.stdin.isatty():
-            print(
-                f"labkit reset: this deletes everything under {s.home}. Not a terminal, so I cannot ask: "
-                "re-run with `labkit reset --yes` to confirm.",
-                file=sys.stderr,
+            raise CommandError(
+                f"this deletes everything under {s.home}. Not a terminal, so I cannot ask: "
+                "re-run with `labkit reset --yes` to confirm."
             )
-            return 2
         answer = input(f"Delete all lab data under {s.home} (topics, objects, keys, results)? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("reset cancelled; nothing was deleted")
@@ -314,8 +277,7 @@ def cmd_reset(argv: list[str]) -> int:
     embedded.down(s)
     still = [srv.name for srv in embedded.SERVERS if embedded.running_pid(s, srv)]
     if still:
-        print(f"labkit reset: {', '.join(still)} still running; not deleting data", file=sys.stderr)
-        return 1
+        raise CommandError(f"{', '.join(still)} still running; not deleting data", EXIT_FAILED)
     if s.home.is_dir():
         for child in s.home.iterdir():
             if child.is_dir() and not child.is_symlink():
@@ -332,13 +294,13 @@ def _jupyter_files(s: Settings):
     return s.run_dir / "jupyter.pid", s.log_dir / "jupyter.log", s.run_dir / "jupyter.token"
 
 
-@_command
+@command("labkit jupyter")
 def cmd_jupyter(argv: list[str]) -> int:
     p = _parser("jupyter", "Start JupyterLab on the lab's host and port in the repository root.")
     p.add_argument("--background", action="store_true", help="run in the background (pid file and log under LAB_HOME)")
     p.add_argument("--stop", action="store_true", help="stop a background JupyterLab started by --background")
     args = p.parse_args(argv)
-    s = _settings()
+    s = get_settings()
     from labkit import processes
     from labkit.stack import probes
 
@@ -363,11 +325,9 @@ def cmd_jupyter(argv: list[str]) -> int:
         return 0
     holder = probes.port_holder(port, s.host)
     if holder:
-        print(
-            f"labkit jupyter: {holder}. Fix: stop it, or choose another port with LAB_JUPYTER_PORT or LAB_PORT_OFFSET.",
-            file=sys.stderr,
+        raise CommandError(
+            f"{holder}. Fix: stop it, or choose another port with LAB_JUPYTER_PORT or LAB_PORT_OFFSET.", EXIT_FAILED
         )
-        return 1
     import secrets
 
     token = s.jupyter_token or secrets.token_hex(16)
@@ -418,10 +378,6 @@ def cmd_jupyter(argv: list[str]) -> int:
         except httpx.HTTPError as exc:
             return False, f"no answer on {status_url} ({type(exc).__name__})"
 
-    try:
-        proc.wait_ready(answers, timeout=60, interval=0.3)
-    except processes.ProcessError as exc:
-        print(f"labkit jupyter: {exc}", file=sys.stderr)
-        return 1
+    proc.wait_ready(answers, timeout=60, interval=0.3)  # a ProcessError is one line from @command
     print(f"JupyterLab (pid {proc.pid}, log {log_path}): {url}\nstop it with `labkit jupyter --stop`")
     return 0

@@ -9,18 +9,20 @@ Exit codes: 0 ok, 1 failed (retry may help), 3 validation failed (the data is ba
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+
+from labkit.cli_support import command, parser
 
 EXIT_VALIDATION = 3
 
 
+@command("python -m pipelines")
 def main(argv: list[str] | None = None) -> int:
     from pipelines import steps
     from pipelines.validation import ValidationFailed
 
-    p = argparse.ArgumentParser(prog="python -m pipelines", description="the lab's batch feature pipeline")
+    p = parser("python -m pipelines", "the lab's batch feature pipeline")
     sub = p.add_subparsers(dest="cmd", required=True)
     one = sub.add_parser("step", help="run one step for one day")
     one.add_argument("name", choices=steps.STEPS)

@@ -21,6 +21,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from labkit.cli_support import command, parser
 from serving.config import DEVICES, EXTRA_BATCH_FEATURES, ServingConfig
 from serving.directory import EntityDirectory
 from serving.service import HybridFeatureService
@@ -136,15 +137,21 @@ def _configure_logging() -> None:
         lg.propagate = False
 
 
-def main() -> None:
+@command("python -m serving.api")
+def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from labkit.settings import get_settings
 
+    parser(
+        "python -m serving.api",
+        "The lab's feature API on the host and port of the settings (LAB_HOST, LAB_FEATURE_API_PORT); no options.",
+    ).parse_args(argv)
     _configure_logging()
     s = get_settings()
     uvicorn.run(create_app(), host=s.host, port=s.ports["feature_api"], log_level="warning", access_log=False)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

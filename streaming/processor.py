@@ -29,7 +29,6 @@ processor to them.
 
 from __future__ import annotations
 
-import argparse
 import faulthandler
 import logging
 import os
@@ -41,6 +40,7 @@ import typing
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
+from labkit.cli_support import CommandError, command, parser
 from streaming import keys
 from streaming.events import TS_FIELD, is_bad, parse_event
 
@@ -331,7 +331,7 @@ def command_line(**options: Any) -> list[str]:
 
 
 def parse_args(argv: list[str] | None = None) -> ProcessorConfig:
-    p = argparse.ArgumentParser(prog="python -m streaming.processor", description=__doc__.split("\n\n")[0])
+    p = parser("python -m streaming.processor", __doc__.split("\n\n")[0])
     options = cli_options()
     for _, flag, kw in options:
         p.add_argument(flag, **kw)
@@ -359,17 +359,17 @@ def _announce_ready(app, path: str, timeout: float = 120) -> None:
         fh.write(str(os.getpid()))
 
 
+@command("streaming.processor")
 def main(argv: list[str] | None = None) -> int:
     from labkit.settings import get_settings
 
+    s = get_settings()  # STREAM_LOGLEVEL, STREAM_READY_FILE, STREAM_PROFILE; a bad one is one line from @command
+    logging.basicConfig(level=s.stream_loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = parse_args(argv)
     try:
-        s = get_settings()  # STREAM_LOGLEVEL, STREAM_READY_FILE, STREAM_PROFILE
-        logging.basicConfig(level=s.stream_loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        cfg = parse_args(argv)
         cfg.validate()
     except ValueError as exc:
-        print(f"streaming.processor: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(str(exc)) from None
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack to the log
     # quixstreams turns SIGTERM into a graceful stop (finish the checkpoint, commit, exit 0);
     # SIGKILL is the crash the lab injects. The ready file appears once the processing loop runs:
