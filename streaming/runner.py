@@ -253,17 +253,17 @@ def read_topic(
     settings: Settings | None = None,
     *,
     expect: int | None = None,
-    idle_s: float = 1.5,
     timeout: float = 30,
     committed_only: bool = True,
 ) -> list[dict]:
     """Every record of ``topic`` as ``{"partition", "offset", "key", "value"}`` (values JSON-decoded when possible).
 
     Reads from the beginning without a consumer group, up to each partition's end offset as it was
-    when the call began (or until ``expect`` records arrived). ``committed_only`` reads with
-    ``isolation.level=read_committed``: records of aborted transactions (a crashed exactly-once
-    processor) are skipped, as a downstream consumer would skip them; a transaction still open holds
-    such a reader back, so it also stops after ``idle_s`` without a new record.
+    when the call began (or until ``expect`` records arrived, or ``timeout`` seconds passed).
+    ``committed_only`` reads with ``isolation.level=read_committed``: records of aborted transactions
+    (a crashed exactly-once processor) are skipped, as a downstream consumer would skip them, and a
+    transaction still open holds the reader back until it commits or aborts (its records count once
+    it commits), which is why the reader waits for the end offsets rather than for a quiet moment.
     """
     import json
 
@@ -288,7 +288,7 @@ def read_topic(
         ends = {tp.partition: c.get_watermark_offsets(tp, timeout=10)[1] for tp in parts}
         c.assign(parts)
         out: list[dict] = []
-        t0 = last = time.monotonic()
+        t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
             msgs = c.consume(1000, timeout=0.2)
             for m in msgs:
@@ -307,16 +307,11 @@ def read_topic(
                         "value": v,
                     }
                 )
-            now = time.monotonic()
-            if msgs:
-                last = now
             if expect is not None and len(out) >= expect:
                 break
             if expect is None:
                 positions = {tp.partition: tp.offset for tp in c.position(parts)}
                 if all(positions.get(p, -1) >= end for p, end in ends.items() if end > 0):
-                    break
-                if now - last > idle_s:
                     break
         return out
     finally:
