@@ -202,8 +202,8 @@ def lab_settings(tmp_path_factory):
 @pytest.fixture(scope="session")
 def small_world(tmp_path_factory):
     """The small synthetic world (seed 42), under pytest's temp dir, never the learner's LAB_HOME
-    (with or without a test stack): the same ``<basetemp>/worlds`` folder as the pipelines'
-    ``world`` fixture, so it is generated once per session."""
+    (with or without a test stack), generated once per session for every test package (tests/data
+    has its own ``world`` in its own folder, to test loading a world from disk)."""
     from data_generators import ensure_world
 
     return ensure_world(scale="small", seed=42, data_dir=tmp_path_factory.getbasetemp() / "worlds")

@@ -1,4 +1,5 @@
-"""Fixtures for the pipeline tests: one Spark session, the small world, the test stack's settings.
+"""Fixtures for the pipeline tests: one Spark session, the raw lake, a unique lake URI (the small
+world and the test stack's settings are the root conftest's ``small_world`` and ``lab_settings``).
 
 Every test that uses the ``spark`` fixture is marked ``spark`` here (it boots a JVM), so
 ``make test-quick`` (``-m "... and not spark"``) runs without Java.
@@ -33,29 +34,13 @@ def spark(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def world(tmp_path_factory):
-    """The small world (seed 42), under pytest's temp dir: never the learner's LAB_HOME, with or
-    without a test stack. The folder is shared, so other fixtures that ask for the same world in
-    ``<basetemp>/worlds`` load it instead of generating it again."""
-    from data_generators import ensure_world
-
-    return ensure_world("small", 42, data_dir=tmp_path_factory.getbasetemp() / "worlds")
-
-
-@pytest.fixture(scope="session")
-def pipe_settings(lab_settings):
-    """The test stack's settings (the root conftest starts the stack)."""
-    return lab_settings
-
-
-@pytest.fixture(scope="session")
-def raw_lake(pipe_settings, world):
+def raw_lake(lab_settings, small_world):
     """The small world written to the test stack's raw lake (once per session)."""
     from pipelines.lake import ensure_raw_lake
 
-    return ensure_raw_lake(world, pipe_settings)
+    return ensure_raw_lake(small_world, lab_settings)
 
 
 @pytest.fixture
-def unique_uri(pipe_settings):
-    return pipe_settings.lake_uri("tests", "pipelines", uuid.uuid4().hex[:10])
+def unique_uri(lab_settings):
+    return lab_settings.lake_uri("tests", "pipelines", uuid.uuid4().hex[:10])

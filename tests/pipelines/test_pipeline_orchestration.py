@@ -16,39 +16,39 @@ import pytest
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 
-def bad_day(world) -> dt.date:
-    return dt.date.fromisoformat(world.ground_truth["bad_batch"]["date"])
+def bad_day(small_world) -> dt.date:
+    return dt.date.fromisoformat(small_world.ground_truth["bad_batch"]["date"])
 
 
 @pytest.fixture(scope="module")
-def flows(pipe_settings, raw_lake, spark):
+def flows(lab_settings, raw_lake, spark):
     from pipelines.prefect_flow import build_flows
 
-    return build_flows(pipe_settings, retry_delay_s=0.2)
+    return build_flows(lab_settings, retry_delay_s=0.2)
 
 
-def test_prefect_retries_a_transient_failure_and_materializes(flows, pipe_settings, world):
+def test_prefect_retries_a_transient_failure_and_materializes(flows, lab_settings, small_world):
     from feature_repo import get_store, reset_online_state
     from pipelines.faults import _marker, inject_transient_failure
     from pipelines.feature_table import read_day
 
     daily, _ = flows
-    day = world.config.start + dt.timedelta(days=12)
+    day = small_world.config.start + dt.timedelta(days=12)
     # The test stack is shared: other tests may have put LATER days online, and Feast's Redis
     # store never replaces a newer row with an older one. Start from an empty online store.
-    reset_online_state(get_store(pipe_settings), pipe_settings)
-    marker = inject_transient_failure("compute", day, settings=pipe_settings)
+    reset_online_state(get_store(lab_settings), lab_settings)
+    marker = inject_transient_failure("compute", day, settings=lab_settings)
     state = daily(day.isoformat(), return_state=True)
     assert state.is_completed(), state.message
-    assert not marker.exists() and not _marker("compute", day, pipe_settings).exists(), "the injected failure fired"
+    assert not marker.exists() and not _marker("compute", day, lab_settings).exists(), "the injected failure fired"
     steps = [r["step"] for r in state.result()]
     assert steps == ["extract", "validate_input", "compute", "validate_features", "publish", "materialize"]
-    published = read_day(day, pipe_settings)
+    published = read_day(day, lab_settings)
     assert len(published) > 100
     # what the online store serves now is what the Delta table holds for that day
     row = published.sort_values("purchases_30d").iloc[-1]
     online = (
-        get_store(pipe_settings)
+        get_store(lab_settings)
         .get_online_features(
             features=["user_stats:purchases_30d", "user_stats:purchase_amount_7d"],
             entity_rows=[{"user_id": int(row.user_id)}],
@@ -59,34 +59,33 @@ def test_prefect_retries_a_transient_failure_and_materializes(flows, pipe_settin
     assert online["purchase_amount_7d"][0] == pytest.approx(row.purchase_amount_7d)
 
 
-def test_prefect_blocks_the_bad_batch_before_publishing(flows, pipe_settings, world):
+def test_prefect_blocks_the_bad_batch_before_publishing(flows, lab_settings, small_world):
     from pipelines.feature_table import rows_per_day
     from pipelines.steps import work_dir
 
     daily, _ = flows
-    day = bad_day(world)
+    day = bad_day(small_world)
     state = daily(day.isoformat(), return_state=True)
     assert state.is_failed(), "the bad batch must fail the run"
     assert (
-        "price" in (state.message or "")
-        or "price" in (work_dir(day, pipe_settings) / "validate_input.json").read_text()
+        "price" in (state.message or "") or "price" in (work_dir(day, lab_settings) / "validate_input.json").read_text()
     )
-    assert day.isoformat() not in rows_per_day(pipe_settings), "nothing of the bad day may reach the feature table"
-    assert not (work_dir(day, pipe_settings) / "features.parquet").exists(), "features were computed from bad data"
+    assert day.isoformat() not in rows_per_day(lab_settings), "nothing of the bad day may reach the feature table"
+    assert not (work_dir(day, lab_settings) / "features.parquet").exists(), "features were computed from bad data"
 
 
-def test_prefect_backfill_twice_is_idempotent(flows, pipe_settings, world):
+def test_prefect_backfill_twice_is_idempotent(flows, lab_settings, small_world):
     from pipelines.feature_table import rows_per_day
 
     _, backfill = flows
-    start = world.config.start + dt.timedelta(days=20)
+    start = small_world.config.start + dt.timedelta(days=20)
     end = start + dt.timedelta(days=1)
     first = backfill(start.isoformat(), end.isoformat())
     assert set(first.values()) == {"COMPLETED"}, first
-    counts = rows_per_day(pipe_settings)
+    counts = rows_per_day(lab_settings)
     second = backfill(start.isoformat(), end.isoformat())
     assert set(second.values()) == {"COMPLETED"}, second
-    again = rows_per_day(pipe_settings)
+    again = rows_per_day(lab_settings)
     assert again == counts, "a re-run replaced rows, it must not add any"
     assert again[start.isoformat()] > 100 and again[end.isoformat()] > 100
 
@@ -120,32 +119,32 @@ def test_airflow_dag_definition():
     assert info["retries"]["compute"] >= 1 and info["retries"]["validate_input"] == 0
 
 
-def test_airflow_dags_test_retries_then_succeeds(pipe_settings, raw_lake, world):
+def test_airflow_dags_test_retries_then_succeeds(lab_settings, raw_lake, small_world):
     from pipelines.airflow_runner import dags_test
     from pipelines.faults import inject_transient_failure
     from pipelines.feature_table import rows_per_day
 
     airflow_required()
-    day = world.config.start + dt.timedelta(days=8)
-    inject_transient_failure("compute", day, settings=pipe_settings)
-    result = dags_test((day + dt.timedelta(days=1)).isoformat(), pipe_settings, retry_delay_s=1)
+    day = small_world.config.start + dt.timedelta(days=8)
+    inject_transient_failure("compute", day, settings=lab_settings)
+    result = dags_test((day + dt.timedelta(days=1)).isoformat(), lab_settings, retry_delay_s=1)
     assert result.succeeded, f"DAG run {result.state}: {result.table()} (log: {result.log_path})"
     assert result.returncode == 0
     assert result.tasks["compute"]["try_number"] == 2, "compute failed once, then its retry succeeded"
     assert all(t["state"] == "success" for t in result.tasks.values()), result.table()
-    assert rows_per_day(pipe_settings)[day.isoformat()] > 100
+    assert rows_per_day(lab_settings)[day.isoformat()] > 100
 
 
-def test_airflow_dags_test_stops_the_bad_batch(pipe_settings, raw_lake, world):
+def test_airflow_dags_test_stops_the_bad_batch(lab_settings, raw_lake, small_world):
     from pipelines.airflow_runner import dags_test
     from pipelines.feature_table import rows_per_day
 
     airflow_required()
-    day = bad_day(world)
-    result = dags_test((day + dt.timedelta(days=1)).isoformat(), pipe_settings, retry_delay_s=1)
+    day = bad_day(small_world)
+    result = dags_test((day + dt.timedelta(days=1)).isoformat(), lab_settings, retry_delay_s=1)
     assert result.state == "failed" and result.returncode != 0
     assert result.tasks["validate_input"] == {"state": "failed", "try_number": 1}, "validation is never retried"
     for t in ("compute", "publish", "materialize"):
         assert result.tasks[t]["state"] == "upstream_failed", result.table()
-    assert day.isoformat() not in rows_per_day(pipe_settings)
+    assert day.isoformat() not in rows_per_day(lab_settings)
     assert "expect_column_values_to_be_between(price" in result.log_path.read_text()

@@ -11,15 +11,15 @@ import pytest
 from pipelines.validation import ValidationFailed, validate_frame
 
 
-def raw_day(world, day: dt.date) -> pd.DataFrame:
-    d = world.raw_events.event_ts.dt.date
-    return world.raw_events[d == day].reset_index(drop=True)
+def raw_day(small_world, day: dt.date) -> pd.DataFrame:
+    d = small_world.raw_events.event_ts.dt.date
+    return small_world.raw_events[d == day].reset_index(drop=True)
 
 
-def test_bad_batch_day_fails_with_a_readable_report(world):
-    bad_day = dt.date.fromisoformat(world.ground_truth["bad_batch"]["date"])
+def test_bad_batch_day_fails_with_a_readable_report(small_world):
+    bad_day = dt.date.fromisoformat(small_world.ground_truth["bad_batch"]["date"])
     with pytest.raises(ValidationFailed) as info:
-        validate_frame(raw_day(world, bad_day), "raw_events", f"raw events of {bad_day}")
+        validate_frame(raw_day(small_world, bad_day), "raw_events", f"raw events of {bad_day}")
     report = info.value.report
     assert "expect_column_values_to_be_between(price" in report, report
     assert "Validation FAILED" in report and str(bad_day) in report and "nothing was published" in report
@@ -28,18 +28,19 @@ def test_bad_batch_day_fails_with_a_readable_report(world):
 
 
 @pytest.mark.slow  # one Great Expectations run per day of the world: ~5 s
-def test_every_clean_day_passes(world):
-    bad_day = dt.date.fromisoformat(world.ground_truth["bad_batch"]["date"])
-    for k in range(world.config.days):
-        day = world.config.start + dt.timedelta(days=k)
+def test_every_clean_day_passes(small_world):
+    bad_day = dt.date.fromisoformat(small_world.ground_truth["bad_batch"]["date"])
+    for k in range(small_world.config.days):
+        day = small_world.config.start + dt.timedelta(days=k)
         if day == bad_day:
             continue
-        out = validate_frame(raw_day(world, day), "raw_events", str(day))
+        out = validate_frame(raw_day(small_world, day), "raw_events", str(day))
         assert out["success"] and out["evaluated"] >= 8, (day, out["failures"])
 
 
-def test_feature_suite_passes_snapshots_and_catches_corruption(world, tmp_path):
-    snap = world.user_features[world.user_features.event_timestamp == world.user_features.event_timestamp.max()]
+def test_feature_suite_passes_snapshots_and_catches_corruption(small_world, tmp_path):
+    features = small_world.user_features
+    snap = features[features.event_timestamp == features.event_timestamp.max()]
     assert validate_frame(snap, "user_features", "last snapshot")["success"]
     broken = snap.copy()
     broken.loc[broken.index[:5], "purchase_amount_7d"] = -1.0
@@ -51,8 +52,9 @@ def test_feature_suite_passes_snapshots_and_catches_corruption(world, tmp_path):
     assert not out["success"] and (tmp_path / "r.json").read_text().count("purchase_amount_7d") >= 1
 
 
-def test_duplicate_users_and_nulls_in_keys_are_caught(world):
-    snap = world.user_features[world.user_features.event_timestamp == world.user_features.event_timestamp.max()]
+def test_duplicate_users_and_nulls_in_keys_are_caught(small_world):
+    features = small_world.user_features
+    snap = features[features.event_timestamp == features.event_timestamp.max()]
     dup = pd.concat([snap, snap.head(3)], ignore_index=True)
     with pytest.raises(ValidationFailed, match="expect_column_values_to_be_unique"):
         validate_frame(dup, "user_features", "dup")
@@ -62,8 +64,8 @@ def test_duplicate_users_and_nulls_in_keys_are_caught(world):
         validate_frame(nulls, "user_features", "null key")
 
 
-def test_empty_batch_and_unknown_suite_have_clear_errors(world):
+def test_empty_batch_and_unknown_suite_have_clear_errors(small_world):
     with pytest.raises(ValidationFailed, match="no rows"):
-        validate_frame(world.raw_events.iloc[:0], "raw_events", "empty")
+        validate_frame(small_world.raw_events.iloc[:0], "raw_events", "empty")
     with pytest.raises(ValueError, match="unknown suite"):
-        validate_frame(world.raw_events.head(), "nope", "x")
+        validate_frame(small_world.raw_events.head(), "nope", "x")

@@ -153,13 +153,13 @@ def test_random_events_many_days_in_one_pass_match_the_oracle(spark):
         assert_same(out[out.feature_date == day.isoformat()], user_features_pandas(clean, day))
 
 
-def test_spark_job_matches_the_generators_feature_snapshots(spark, world):
+def test_spark_job_matches_the_generators_feature_snapshots(spark, small_world):
     """The job, fed the raw events as they arrived, reproduces the world's own daily snapshots."""
-    day = world.config.start + dt.timedelta(days=10)
+    day = small_world.config.start + dt.timedelta(days=10)
     snap = pd.Timestamp(day + dt.timedelta(days=1), tz="UTC")
-    raw = world.raw_events[world.raw_events.event_ts < snap]
+    raw = small_world.raw_events[small_world.raw_events.event_ts < snap]
     mine = spark_features(spark, raw, day)
-    ref = world.user_features[world.user_features.event_timestamp == snap]
+    ref = small_world.user_features[small_world.user_features.event_timestamp == snap]
     merged = mine.merge(ref, on="user_id", suffixes=("", "_ref"))
     assert len(merged) == len(mine) > 100
     for c in NUMERIC:

@@ -14,21 +14,15 @@ pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")
-def serving_settings(lab_settings):
-    """The test stack's settings (the root conftest starts the stack)."""
-    return lab_settings
-
-
-@pytest.fixture(scope="module")
-def running_api(serving_settings, tmp_path_factory):
+def running_api(lab_settings, tmp_path_factory):
     from serving.lab import prepare_online_store
     from serving.process import start_api, stop_api
 
-    store, world = prepare_online_store(scale="small", seed=42, settings=serving_settings)
+    store, world = prepare_online_store(scale="small", seed=42, settings=lab_settings)
     run = uuid.uuid4().hex[:8]
     log = tmp_path_factory.mktemp("served") / "served.jsonl"
     api = start_api(
-        settings=serving_settings,
+        settings=lab_settings,
         env={
             "LAB_SERVING_LOG": str(log),
             "LAB_SERVING_STREAM_PREFIX": f"test:{run}:user:",
@@ -62,11 +56,11 @@ def test_serves_the_feature_store_values(running_api):
     assert {body["request_id"], again["request_id"]} <= {x["request_id"] for x in logged}
 
 
-def test_streaming_hash_fresh_and_stale(running_api, serving_settings):
+def test_streaming_hash_fresh_and_stale(running_api, lab_settings):
     from labkit.clients import redis_client
 
     api, _, world, _, run = running_api
-    r = redis_client(serving_settings)
+    r = redis_client(lab_settings)
     user, product = int(world.users.user_id.iloc[6]), int(world.products.product_id.iloc[6])
     key = f"test:{run}:user:{user}"
     r.hset(key, mapping={"purchase_count": 7, "clicks_1h": 2, "updated_ts": int(time.time() * 1000)})
@@ -95,13 +89,13 @@ def test_bad_requests_against_the_real_process(running_api, params, status):
     assert r.status_code == status and r.json()["error"]
 
 
-def test_redis_memory_limit_is_enforced_and_restored(serving_settings):
+def test_redis_memory_limit_is_enforced_and_restored(lab_settings):
     import redis as redis_lib
 
     from labkit.clients import redis_client
     from serving.faults import redis_memory_config, redis_memory_limit
 
-    r = redis_client(serving_settings)
+    r = redis_client(lab_settings)
     before = redis_memory_config(r)
     prefix = f"test:mem:{uuid.uuid4().hex[:8]}:"
     with (

@@ -59,10 +59,10 @@ def test_undecodable_records_are_bad_not_crashes(raw):
     assert is_bad(ev) and ev["_error"].split(":")[0] in ("bad_json", "not_an_object", "empty")
 
 
-def test_world_malformed_records_are_all_rejected_and_clean_rows_all_accepted(world_small):
+def test_world_malformed_records_are_all_rejected_and_clean_rows_all_accepted(small_world):
     from data_generators.traps import event_record
 
-    assert all(is_bad(parse_event(m)) for m in world_small.malformed)
-    sample = world_small.events.sample(2000, random_state=1)
+    assert all(is_bad(parse_event(m)) for m in small_world.malformed)
+    sample = small_world.events.sample(2000, random_state=1)
     bad = [r for r in sample.to_dict("records") if is_bad(parse_event(json.dumps(event_record(r))))]
     assert bad == [], bad[:3]

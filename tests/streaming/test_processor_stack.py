@@ -54,13 +54,13 @@ def _redis_features(settings, user_ids, prefix):
 
 
 @pytest.fixture
-def processor(stream_settings, run_id):
+def processor(lab_settings, run_id):
     """Start processors for this test; stops whatever is still running afterwards."""
     started: list[ProcessorProcess] = []
 
     def start(**kw):
         args = {**_topics(run_id), "group": f"t-{run_id}", "key_prefix": f"t{run_id}:user:", "grace_s": GRACE_S, **kw}
-        p = start_processor(settings=stream_settings, **args)
+        p = start_processor(settings=lab_settings, **args)
         started.append(p)
         return p
 
@@ -69,20 +69,18 @@ def processor(stream_settings, run_id):
         p.kill()
 
 
-def test_replayed_world_gives_batch_features_dead_letters_and_late_drops(
-    stream_settings, world_small, run_id, processor
-):
-    raw, clean = _world_slice(world_small)
+def test_replayed_world_gives_batch_features_dead_letters_and_late_drops(lab_settings, small_world, run_id, processor):
+    raw, clean = _world_slice(small_world)
     t = _topics(run_id)
-    ensure_topic(t["input_topic"], 4, stream_settings)
-    offsets = produce_events(t["input_topic"], world_records(world_small, days=DAYS), stream_settings)
+    ensure_topic(t["input_topic"], 4, lab_settings)
+    offsets = produce_events(t["input_topic"], world_records(small_world, days=DAYS), lab_settings)
     proc = processor()
     wait_for_offsets(proc, t["input_topic"], offsets, timeout=180)
     assert proc.stop() == 0, proc.log_tail()
 
     # keyed state == the batch computation on the clean table (dedupe + validation agree)
     expected = purchase_totals(clean).set_index("user_id")
-    got = _redis_features(stream_settings, list(expected.index), f"t{run_id}:user:")
+    got = _redis_features(lab_settings, list(expected.index), f"t{run_id}:user:")
     wrong = {
         u: (got[u].get(keys.PURCHASE_COUNT), int(row.purchase_count))
         for u, row in expected.iterrows()
@@ -93,33 +91,33 @@ def test_replayed_world_gives_batch_features_dead_letters_and_late_drops(
     some = got[expected.index[0]]
     from labkit.clients import redis_client
 
-    ttl = redis_client(stream_settings).ttl(keys.user_key(expected.index[0], f"t{run_id}:user:"))
+    ttl = redis_client(lab_settings).ttl(keys.user_key(expected.index[0], f"t{run_id}:user:"))
     assert 0 < ttl <= keys.STREAM_FEATURE_TTL_S and keys.UPDATED_TS in some
 
     # dead letters: every malformed record, null-holed row and bad-batch row, each with its reason
-    dlq = read_topic(t["dlq_topic"], stream_settings)
+    dlq = read_topic(t["dlq_topic"], lab_settings)
     invalid_rows = int((~valid_mask(raw)).sum())
     reasons = collections.Counter(m["value"]["reason"].split(":")[0] for m in dlq)
     assert len({(m["partition"], m["offset"]) for m in dlq}) == len(dlq)
     distinct = {(m["value"]["partition"], m["value"]["offset"]) for m in dlq}
-    assert len(distinct) == len(world_small.malformed) + invalid_rows, reasons
-    assert reasons["bad_json"] == world_small.ground_truth["malformed"]["kinds"]["bad_json"]
+    assert len(distinct) == len(small_world.malformed) + invalid_rows, reasons
+    assert reasons["bad_json"] == small_world.ground_truth["malformed"]["kinds"]["bad_json"]
 
     # windows: the last closed tumbling window per user, and the late drops, as the rules predict
     final, late_ids = expected_stream_clicks(raw, grace_ms=GRACE_S * 1000)
     last = final.sort_values("window_end").groupby("user_id").tail(1).set_index("user_id")
-    got = _redis_features(stream_settings, list(last.index), f"t{run_id}:user:")
+    got = _redis_features(lab_settings, list(last.index), f"t{run_id}:user:")
     bad_windows = [
         (u, got[u].get("clicks_1h_end"), got[u].get(keys.CLICKS_1H), int(row.window_end), int(row.clicks))
         for u, row in last.iterrows()
         if int(got[u].get("clicks_1h_end", 0)) != row.window_end or got[u].get(keys.CLICKS_1H) != row.clicks
     ]
     assert not bad_windows, bad_windows[:5]
-    got_late = {m.decode() for m in redis_client(stream_settings).smembers(f"{proc.metrics_prefix}late_ids")}
+    got_late = {m.decode() for m in redis_client(lab_settings).smembers(f"{proc.metrics_prefix}late_ids")}
     assert got_late == late_ids
     # and against the generator's ground truth: nothing dropped that was not injected late,
     # and every injected late click delayed by less than the grace period was counted
-    truth_late = set(world_small.ground_truth["late_events"]["event_ids"])
+    truth_late = set(small_world.ground_truth["late_events"]["event_ids"])
     assert got_late <= truth_late
     delay = (raw["ingest_ts"] - raw["event_ts"]).dt.total_seconds()
     within = set(raw.loc[raw["event_id"].isin(truth_late) & (delay < GRACE_S), "event_id"])
@@ -127,11 +125,11 @@ def test_replayed_world_gives_batch_features_dead_letters_and_late_drops(
     assert len(got_late) > 0, "the slice should contain clicks later than the grace period"
 
 
-def _kill_restart_counts(stream_settings, world, run_id, processor, guarantee, kills=(0.3, 0.65)):
+def _kill_restart_counts(lab_settings, world, run_id, processor, guarantee, kills=(0.3, 0.65)):
     raw, clean = _world_slice(world)
     t = _topics(run_id)
-    ensure_topic(t["input_topic"], 4, stream_settings)
-    offsets = produce_events(t["input_topic"], world_records(world, days=DAYS), stream_settings)
+    ensure_topic(t["input_topic"], 4, lab_settings)
+    offsets = produce_events(t["input_topic"], world_records(world, days=DAYS), lab_settings)
     total = sum(o + 1 for o in offsets.values())
     proc = processor(guarantee=guarantee)
     for frac in kills:
@@ -145,7 +143,7 @@ def _kill_restart_counts(stream_settings, world, run_id, processor, guarantee, k
     assert proc.stop() == 0
 
     expected = purchase_totals(clean).set_index("user_id")
-    got = _redis_features(stream_settings, list(expected.index), f"t{run_id}:user:")
+    got = _redis_features(lab_settings, list(expected.index), f"t{run_id}:user:")
     redis_lost = sum(max(0, int(r.purchase_count) - got[u].get(keys.PURCHASE_COUNT, 0)) for u, r in expected.iterrows())
     redis_double = sum(
         max(0, got[u].get(keys.PURCHASE_COUNT, 0) - int(r.purchase_count)) for u, r in expected.iterrows()
@@ -153,7 +151,7 @@ def _kill_restart_counts(stream_settings, world, run_id, processor, guarantee, k
     amount_off = max(abs(got[u].get(keys.PURCHASE_AMOUNT, 0) - r.purchase_amount) for u, r in expected.iterrows())
 
     updates = collections.defaultdict(list)
-    for m in read_topic(t["features_topic"], stream_settings):
+    for m in read_topic(t["features_topic"], lab_settings):
         v = m["value"]
         if v["feature_group"] == "state":
             updates[v["user_id"]].append(v[keys.PURCHASE_COUNT])
@@ -173,9 +171,9 @@ def _kill_restart_counts(stream_settings, world, run_id, processor, guarantee, k
 
 @pytest.mark.parametrize("guarantee", ["exactly-once", "at-least-once"])
 def test_kill_minus_9_twice_loses_nothing_and_double_counts_nothing(
-    stream_settings, world_small, run_id, processor, guarantee
+    lab_settings, small_world, run_id, processor, guarantee
 ):
-    c = _kill_restart_counts(stream_settings, world_small, run_id, processor, guarantee)
+    c = _kill_restart_counts(lab_settings, small_world, run_id, processor, guarantee)
     assert c["redis_lost"] == 0 and c["redis_double"] == 0 and c["amount_off"] < 1e-6, c
     assert c["topic_lost"] == 0, c  # every purchase update reached the features topic
     # With at-least-once, re-emitted records of the crashed attempt may show on the topic: they
@@ -186,7 +184,7 @@ def test_kill_minus_9_twice_loses_nothing_and_double_counts_nothing(
         assert c["topic_repeats"] == 0, c
 
 
-def test_processor_runs_as_its_own_process_and_stops_by_pid(stream_settings, run_id, processor):
+def test_processor_runs_as_its_own_process_and_stops_by_pid(lab_settings, run_id, processor):
     proc = processor()
     assert proc.alive() and proc.pid != os.getpid()
     assert processes.read_pid_file(proc.pid_path)[0] == proc.pid
@@ -199,7 +197,7 @@ def test_processor_runs_as_its_own_process_and_stops_by_pid(stream_settings, run
     assert not again.alive() and again.popen.returncode == -9
 
 
-def test_bad_arguments_exit_with_a_clear_message(stream_settings, run_id):
+def test_bad_arguments_exit_with_a_clear_message(lab_settings, run_id):
     import subprocess
     import sys
 

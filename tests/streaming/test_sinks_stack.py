@@ -15,12 +15,12 @@ def _update(count, ts, group="state"):
 
 
 @pytest.fixture
-def sink(stream_settings, run_id):
+def sink(lab_settings, run_id):
     from labkit.clients import redis_client
 
-    r = redis_client(stream_settings)
+    r = redis_client(lab_settings)
     s = RedisFeatureSink(
-        lambda: redis_client(stream_settings),
+        lambda: redis_client(lab_settings),
         input_topic=f"t-{run_id}",
         key_prefix=f"t{run_id}:user:",
         ttl_s=600,
