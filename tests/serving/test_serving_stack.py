@@ -15,7 +15,7 @@ pytestmark = pytest.mark.stack
 
 @pytest.fixture(scope="module")
 def running_api(lab_settings, tmp_path_factory):
-    from serving.lab import prepare_online_store
+    from serving.online_store import prepare_online_store
     from serving.process import start_api, stop_api
 
     store, world = prepare_online_store(scale="small", seed=42, settings=lab_settings)
@@ -93,7 +93,7 @@ def test_redis_memory_limit_is_enforced_and_restored(lab_settings):
     import redis as redis_lib
 
     from labkit.clients import redis_client
-    from serving.faults import redis_memory_config, redis_memory_limit
+    from serving.drills import redis_memory_config, redis_memory_limit
 
     r = redis_client(lab_settings)
     before = redis_memory_config(r)
