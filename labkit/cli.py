@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from labkit.cli_support import command
+from labkit.cli_support import UsageError, command
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "up": (
@@ -56,8 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"labkit: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
-        return 2
+        raise UsageError(f"unknown command {name!r}; choose from {', '.join(COMMANDS)} (see `labkit --help`)")
     target, _ = COMMANDS[name]
     module_name, func_name = target.split(":")
     func = getattr(importlib.import_module(module_name), func_name)
