@@ -192,7 +192,7 @@ def test_an_unreachable_maven_repository_is_one_line_naming_it_and_the_setting(t
 def test_a_maven_mirror_in_m2_settings_is_honoured(tmp_path):
     settings_xml = tmp_path / "settings.xml"
     settings_xml.write_text(
-        '<settings xmlns="http://maven.apache.org/SETTINGS/1.0.0"><mirrors><mirror><id>corp</id>'
+        '<settings xmlns="urn:example:maven-settings"><mirrors><mirror><id>corp</id>'  # any namespace, or none
         "<mirrorOf>central</mirrorOf><url>https://repo.example.test/maven2/</url></mirror></mirrors></settings>"
     )
     assert jvm.mirror_url({}, settings_xml) == ("https://repo.example.test/maven2", f"the mirror in {settings_xml}")
