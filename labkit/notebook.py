@@ -49,3 +49,10 @@ def setup(name: str | None = None, *, plots: bool = True) -> Settings:
             }
         )
     return get_settings()
+
+
+def display_path(path: object, settings: Settings | None = None) -> str:
+    """``path`` as a notebook should print it: under ``$LAB_HOME`` or the repository, never this
+    machine's absolute paths (committed outputs must read the same on every machine)."""
+    s = settings or get_settings()
+    return str(path).replace(str(s.home), "$LAB_HOME").replace(str(REPO_ROOT), "<repo>")

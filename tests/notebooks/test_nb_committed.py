@@ -33,6 +33,10 @@ def test_outputs_show_only_the_lab_stack_and_no_machine_paths(path):
     assert ports <= LAB_PORTS, f"{path.name}: outputs show ports of another stack: {sorted(ports - LAB_PORTS)}"
     foreign = sorted(set(re.findall(r"(/tmp/[\w./-]+|\.lab-[a-z]+|pytest-of-\w+)", text)))
     assert not foreign, f"{path.name}: outputs show another stack's files: {foreign[:3]}"
+    machine = sorted(set(re.findall(re.escape(str(REPO_ROOT)) + r"[\w./-]*|[\w./-]*site-packages[\w./-]*", text)))
+    assert not machine, (
+        f"{path.name}: outputs show this machine's paths {machine[:3]}; print them with labkit.notebook.display_path"
+    )
 
 
 def test_one_synthetic_world_across_the_notebooks():
