@@ -14,22 +14,12 @@ from typing import Any
 import pandas as pd
 
 from labkit.settings import Settings, get_settings
+from pipelines.features import FEATURE_COLUMNS
 
 FEATURE_VIEW = "user_stats"  # the feature view the pipeline feeds (feature_repo/definitions.py)
 FALLBACK_PREFIX = "pipelines:user_daily"
-VALUE_COLUMNS = [
-    "purchases_1d",
-    "purchases_7d",
-    "purchases_30d",
-    "purchase_amount_7d",
-    "avg_purchase_value_30d",
-    "views_1d",
-    "clicks_1d",
-    "add_to_cart_7d",
-    "ctr_7d",
-    "days_since_last_purchase",
-    "favourite_category_30d",
-]
+# the feature values: the table's columns minus keys, timestamps and the partition column
+VALUE_COLUMNS = [c for c in FEATURE_COLUMNS if c not in ("user_id", "event_timestamp", "created", "feature_date")]
 
 
 def _feast_view(settings: Settings):
